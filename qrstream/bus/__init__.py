@@ -1,0 +1,47 @@
+"""The bus: publish a message on a topic, hear it everywhere, read the latest one.
+
+In one process the in-memory bus is enough; several processes share a Redis bus.
+Listeners are plain callables run on the event loop: they must not block, and
+they get every message published after they subscribed, in order, plus a
+`latest` read for what came before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+Listener = Callable[[str, str], None]
+"""Called with (topic, message)."""
+
+
+class Bus(Protocol):
+    async def publish(self, topic: str, message: str, *, keep: bool = False) -> None:
+        """Deliver `message` to every listener of `topic`; with `keep`, it becomes the topic's
+        latest value too."""
+        ...
+
+    def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        """Start hearing `topic`; returns the function that stops it."""
+        ...
+
+    async def latest(self, topic: str) -> str | None:
+        """The last kept message of `topic`, if any."""
+        ...
+
+    async def forget(self, topic: str) -> None:
+        """Drop the topic's kept value."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def open_bus(url: str) -> Bus:
+    """The bus named by `url`: 'memory' or a redis:// URL."""
+    if url == "memory":
+        from qrstream.bus.memory import MemoryBus
+
+        return MemoryBus()
+    from qrstream.bus.redis import RedisBus
+
+    return RedisBus(url)

@@ -1,0 +1,134 @@
+"""The command line: parse options, open everything, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NoReturn
+
+from aiohttp import web
+
+from qrstream.config import Config, ConfigError, check_http_url, parse_port
+from qrstream.store import StoreError
+from qrstream.web.access_log import access_logger_for, configure_logging
+from qrstream.web.app import create_app
+from qrstream.web.keys import SERVICES
+
+log = logging.getLogger("qrstream")
+
+SHUTDOWN_TIMEOUT_S = 10.0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"qrstream: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="run.py", description="Serve qrstream.")
+    parser.add_argument("--host", help="listen address (QRSTREAM_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", help="listen port, 0 picks a free one (QRSTREAM_PORT, default 8080)")
+    parser.add_argument("--db", help="SQLite file or postgresql:// URL (QRSTREAM_DB)")
+    parser.add_argument("--bus", help="'memory' or a redis:// URL (QRSTREAM_BUS)")
+    parser.add_argument("--public-url", help="base of every URL in a QR code (QRSTREAM_PUBLIC_URL)")
+    parser.add_argument("--log-format", choices=["text", "json"], help="log lines as text or JSON")
+    parser.add_argument("--demo", action="store_true", help="create a demo instance, card and verification")
+    return parser
+
+
+def build_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Config, argparse.Namespace]:
+    """Environment first, flags over it; ConfigError for anything unusable."""
+    args = _parser().parse_args(list(argv))
+    config = Config.from_env(env)
+    changes: dict[str, object] = {}
+    if args.host is not None:
+        changes["host"] = args.host
+    if args.port is not None:
+        changes["port"] = parse_port(args.port, "--port")
+    if args.db is not None:
+        changes["db"] = args.db
+    if args.bus is not None:
+        changes["bus"] = args.bus
+    if args.public_url is not None:
+        changes["public_url"] = check_http_url(args.public_url, "--public-url")
+    if args.log_format is not None:
+        changes["log_format"] = args.log_format
+    return (config.replace(**changes) if changes else config), args
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family = infos[0][0]
+        return socket.create_server((host, port), family=family, reuse_port=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+async def serve(config: Config, *, demo: bool = False) -> int:
+    sock = _bind(config.host, config.port)
+    config = config.replace(port=sock.getsockname()[1])
+    app = create_app(config)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log_class=access_logger_for(config.log_format),
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
+    try:
+        await runner.setup()
+    except StoreError as exc:
+        sock.close()
+        raise ConfigError(str(exc)) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        await site.start()
+        services = app[SERVICES]
+        if services.secrets.admin_key_created:
+            print(f"qrstream: generated admin key (stored in the database): "
+                  f"{services.secrets.admin_key}", file=sys.stderr, flush=True)
+        print(f"qrstream listening on {_listen_url(config)}", flush=True)
+        if demo:
+            from qrstream.demo import create_demo
+
+            print(await create_demo(app), flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def _listen_url(config: Config) -> str:
+    host = config.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{config.port}"
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    try:
+        config, args = build_config(sys.argv[1:] if argv is None else argv, os.environ if env is None else env)
+    except ConfigError as exc:
+        print(f"qrstream: error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_format)
+    logging.getLogger("aiohttp.access").setLevel(logging.INFO)
+    try:
+        return asyncio.run(serve(config, demo=args.demo))
+    except ConfigError as exc:
+        print(f"qrstream: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,128 @@
+"""Settings, read once from the environment (and the command line) into a frozen value."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is one line for a person."""
+
+
+def _split_keys(raw: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
+
+
+def check_http_url(value: str, name: str) -> str:
+    """Return `value` if it is an absolute http(s) URL with a host, else raise ConfigError."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs to know before it starts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "./qrstream.db"
+    bus: str = "memory"
+    public_url: str | None = None
+    admin_key: str | None = None
+    sdk_keys: tuple[str, ...] = ()
+    signing_keys: tuple[str, ...] = ()
+    qr_refresh_s: float = 20.0
+    qr_scan_timeout_s: float = 100.0
+    webhook_url: str | None = None
+    offline_ttl_s: float = 3600.0
+    verification_ttl_s: float = 3600.0
+    webhook_give_up_s: float = 86400.0
+    webhook_max_backoff_s: float = 3600.0
+    max_body_bytes: int = 64 * 1024
+    log_format: str = "text"
+    render_workers: int = 0
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        """Read every `QRSTREAM_*` variable; raise ConfigError for an unusable one."""
+        port_raw = env.get("QRSTREAM_PORT", "").strip() or "8080"
+        public_url = env.get("QRSTREAM_PUBLIC_URL", "").strip() or None
+        webhook_url = env.get("QRSTREAM_WEBHOOK_URL", "").strip() or None
+        config = cls(
+            host=env.get("QRSTREAM_HOST", "").strip() or "127.0.0.1",
+            port=parse_port(port_raw, "QRSTREAM_PORT"),
+            db=env.get("QRSTREAM_DB", "").strip() or "./qrstream.db",
+            bus=env.get("QRSTREAM_BUS", "").strip() or "memory",
+            public_url=check_http_url(public_url, "QRSTREAM_PUBLIC_URL") if public_url else None,
+            admin_key=env.get("QRSTREAM_ADMIN_KEY", "").strip() or None,
+            sdk_keys=_split_keys(env.get("QRSTREAM_SDK_KEYS", "")),
+            signing_keys=_split_keys(env.get("QRSTREAM_SIGNING_KEYS", "")),
+            qr_refresh_s=_number(env, "QRSTREAM_QR_REFRESH_S", 20.0, minimum=0.5),
+            qr_scan_timeout_s=_number(env, "QRSTREAM_QR_SCAN_TIMEOUT_S", 100.0, minimum=0.1),
+            webhook_url=check_http_url(webhook_url, "QRSTREAM_WEBHOOK_URL") if webhook_url else None,
+            offline_ttl_s=_number(env, "QRSTREAM_OFFLINE_TTL_S", 3600.0, minimum=1),
+            verification_ttl_s=_number(env, "QRSTREAM_VERIFICATION_TTL_S", 3600.0, minimum=1),
+            webhook_give_up_s=_number(env, "QRSTREAM_WEBHOOK_GIVE_UP_S", 86400.0, minimum=1),
+            webhook_max_backoff_s=_number(env, "QRSTREAM_WEBHOOK_MAX_BACKOFF_S", 3600.0, minimum=0.01),
+            max_body_bytes=int(_number(env, "QRSTREAM_MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
+            log_format=env.get("QRSTREAM_LOG_FORMAT", "").strip() or "text",
+            render_workers=int(
+                _number(env, "QRSTREAM_RENDER_WORKERS", min(2, os.cpu_count() or 1), minimum=0)
+            ),
+        )
+        config.check()
+        return config
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with `changes` applied and checked."""
+        config = dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.bus != "memory" and not self.bus.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"--bus must be 'memory' or a redis:// URL, got {self.bus!r}")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"--log-format must be 'text' or 'json', got {self.log_format!r}")
+        if not self.db:
+            raise ConfigError("--db must not be empty")
+
+    def base_url(self, bound_port: int | None = None) -> str:
+        """The public URL: the configured one, or http://HOST:PORT with the real port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{bound_port if bound_port is not None else self.port}"
+
+
+def parse_port(raw: str, name: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from 0 to 65535, got {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name} must be a whole number from 0 to 65535, got {raw!r}")
+    return port

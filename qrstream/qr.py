@@ -1,0 +1,120 @@
+"""QR rendering: segno encodes, `png.matrix_to_png` draws; a bounded LRU keeps results.
+
+The error-correction level is exactly the one asked for (segno would raise it
+on its own: `boost_error=False`), the border is 2 modules unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import OrderedDict
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from functools import cached_property
+
+import segno
+
+from qrstream.png import matrix_to_png
+
+DEFAULT_SIZE = 400
+DEFAULT_BORDER = 2
+DEFAULT_ERROR = "m"
+
+
+@dataclass(frozen=True)
+class QrSpec:
+    """What to draw: the text and how."""
+
+    data: str
+    size: int = DEFAULT_SIZE
+    error: str = DEFAULT_ERROR
+    border: int = DEFAULT_BORDER
+
+
+@dataclass(frozen=True)
+class QrImage:
+    """A rendered QR: the PNG bytes, and its base64 forms made once on first use."""
+
+    spec: QrSpec
+    png: bytes
+
+    @cached_property
+    def b64(self) -> str:
+        return base64.b64encode(self.png).decode("ascii")
+
+    @cached_property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + self.b64
+
+
+def render_png(spec: QrSpec) -> bytes:
+    """Encode and draw one QR; pure and picklable, so a process pool can run it."""
+    code = segno.make(spec.data, error=spec.error, boost_error=False, micro=False)
+    matrix = [bytes(row) for row in code.matrix_iter(scale=1, border=spec.border)]
+    size = max(spec.size, len(matrix))
+    return matrix_to_png(matrix, size)
+
+
+class QrRenderer:
+    """Renders QR images once per spec: a bounded LRU, and one render in flight per spec.
+
+    With an executor (a process pool in production) the CPU work leaves the event loop;
+    without one it runs inline, which is right for small, rare images.
+    """
+
+    def __init__(self, *, executor: Executor | None = None, cache_size: int = 2048) -> None:
+        self._executor = executor
+        self._cache: OrderedDict[QrSpec, QrImage] = OrderedDict()
+        self._cache_size = cache_size
+        self._pending: dict[QrSpec, asyncio.Future[QrImage]] = {}
+        self.hits = 0
+        self.renders = 0
+
+    def cached(self, spec: QrSpec) -> QrImage | None:
+        image = self._cache.get(spec)
+        if image is not None:
+            self._cache.move_to_end(spec)
+            self.hits += 1
+        return image
+
+    def _store(self, image: QrImage) -> QrImage:
+        self._cache[image.spec] = image
+        self._cache.move_to_end(image.spec)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return image
+
+    def render_now(self, spec: QrSpec) -> QrImage:
+        """Render on this thread (or return the cached image)."""
+        image = self.cached(spec)
+        if image is None:
+            self.renders += 1
+            image = self._store(QrImage(spec, render_png(spec)))
+        return image
+
+    async def render(self, spec: QrSpec) -> QrImage:
+        """Render off the loop when an executor is set; concurrent callers share one render."""
+        image = self.cached(spec)
+        if image is not None:
+            return image
+        if self._executor is None:
+            return self.render_now(spec)
+        pending = self._pending.get(spec)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[QrImage] = loop.create_future()
+        self._pending[spec] = fut
+        try:
+            png = await loop.run_in_executor(self._executor, render_png, spec)
+            self.renders += 1
+            image = self._store(QrImage(spec, png))
+            fut.set_result(image)
+            return image
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # mark retrieved: the waiters, if any, get it
+            raise
+        finally:
+            del self._pending[spec]

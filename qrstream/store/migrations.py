@@ -1,0 +1,107 @@
+"""The schema, as numbered migrations applied once each, in order, at start.
+
+Written once for both backends; `{…}` names the few types that differ.
+Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+from qrstream.store import Database
+
+TYPES = {
+    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "bigint": "INTEGER",
+               "blob": "BLOB"},
+    "postgres": {"serial": "BIGSERIAL PRIMARY KEY", "float": "DOUBLE PRECISION", "bigint": "BIGINT",
+                 "blob": "BYTEA"},
+}
+
+MIGRATIONS: list[str] = [
+    # 1: settings (generated secrets survive restarts)
+    """
+    CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: cards, their dynamic links and scans
+    """
+    CREATE TABLE cards (
+        uuid TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        title TEXT, company TEXT, email TEXT, phone TEXT, website TEXT, note TEXT,
+        code TEXT NOT NULL UNIQUE,
+        target_url TEXT,
+        revision {bigint} NOT NULL DEFAULT 1,
+        created_at {float} NOT NULL,
+        updated_at {float} NOT NULL
+    );
+    CREATE TABLE card_scans (
+        card_uuid TEXT NOT NULL,
+        day TEXT NOT NULL,
+        count {bigint} NOT NULL DEFAULT 0,
+        PRIMARY KEY (card_uuid, day)
+    );
+    """,
+    # 3: verifications
+    """
+    CREATE TABLE verifications (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        extra_data TEXT,
+        return_url TEXT,
+        created_at {float} NOT NULL,
+        updated_at {float} NOT NULL,
+        expires_at {float} NOT NULL
+    );
+    CREATE INDEX verifications_open ON verifications (expires_at) WHERE status IN ('generated', 'in_progress');
+    """,
+    # 4: instances, pairing codes issued by getAuthorizationCode, the notification outbox
+    """
+    CREATE TABLE instances (
+        id {bigint} PRIMARY KEY,
+        token TEXT NOT NULL,
+        state TEXT NOT NULL,
+        wid TEXT NOT NULL DEFAULT '',
+        webhook_url TEXT NOT NULL DEFAULT '',
+        generation {bigint} NOT NULL DEFAULT 0,
+        created_at {float} NOT NULL,
+        updated_at {float} NOT NULL
+    );
+    CREATE TABLE auth_codes (
+        code TEXT PRIMARY KEY,
+        instance_id {bigint} NOT NULL,
+        phone TEXT NOT NULL,
+        generation {bigint} NOT NULL,
+        expires_at {float} NOT NULL,
+        used_at {float}
+    );
+    CREATE TABLE notifications (
+        receipt_id {serial},
+        instance_id {bigint},
+        body TEXT NOT NULL,
+        created_at {float} NOT NULL,
+        acked_at {float}
+    );
+    CREATE INDEX notifications_queue ON notifications (instance_id, receipt_id) WHERE acked_at IS NULL;
+    """,
+]
+
+
+def _render(sql: str, dialect: str) -> str:
+    return sql.format(**TYPES[dialect])
+
+
+def statements(sql: str, dialect: str) -> list[str]:
+    return [s.strip() for s in _render(sql, dialect).split(";") if s.strip()]
+
+
+async def migrate(db: Database) -> int:
+    """Apply every migration not yet applied; return the schema version."""
+    await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = await db.fetchone("SELECT MAX(version) AS v FROM schema_version")
+    current = int(row["v"]) if row and row["v"] is not None else 0
+    for number, sql in enumerate(MIGRATIONS, start=1):
+        if number <= current:
+            continue
+        async with db.transaction() as tx:
+            for statement in statements(sql, db.dialect):
+                await tx.execute(statement)
+            await tx.execute("INSERT INTO schema_version (version) VALUES (?)", number)
+    return len(MIGRATIONS)

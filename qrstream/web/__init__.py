@@ -1,0 +1,1 @@
+"""The HTTP and websocket layer: aiohttp handlers over the domain services."""

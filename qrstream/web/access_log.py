@@ -1,0 +1,72 @@
+"""The access log: method, masked path, status, duration — never a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from qrstream.redact import mask_path
+
+
+class AccessLogger(AbstractAccessLogger):
+    json_format = False
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        fields: dict[str, Any] = {
+            "remote": request.remote,
+            "method": request.method,
+            "path": mask_path(request.path_qs),
+            "status": response.status,
+            "duration_ms": round(time * 1000, 2),
+        }
+        request_id = request.get("request_id")
+        if request_id:
+            fields["request_id"] = request_id
+        if self.json_format:
+            self.logger.info(json.dumps(fields))
+        else:
+            self.logger.info(
+                '%s "%s %s" %s %.2fms',
+                fields["remote"], fields["method"], fields["path"], fields["status"],
+                fields["duration_ms"],
+            )
+
+
+class JsonAccessLogger(AccessLogger):
+    json_format = True
+
+
+def access_logger_for(log_format: str) -> type[AccessLogger]:
+    return JsonAccessLogger if log_format == "json" else AccessLogger
+
+
+def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+    """Root logging to stderr: plain text, or one JSON object per line."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        try:
+            body = json.loads(message) if message.startswith("{") else {"message": message}
+        except ValueError:
+            body = {"message": message}
+        if not isinstance(body, dict):
+            body = {"message": message}
+        entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        entry.update(body)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)

@@ -1,0 +1,62 @@
+"""Small helpers every handler uses: JSON in and out, path parameters, auth headers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from qrstream.errors import BadRequest, PayloadTooLarge
+from qrstream.services import Services
+from qrstream.web.keys import SERVICES
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
+    return web.Response(
+        text=dumps(data), status=status, content_type="application/json", **kwargs
+    )
+
+
+async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
+    """The request's JSON body; BadRequest for malformed JSON, PayloadTooLarge for a big one."""
+    limit = services(request).config.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge("Request body too large")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge("Request body too large")
+    if not raw.strip():
+        if allow_empty:
+            return None
+        raise BadRequest("Request body must be JSON")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise BadRequest("Malformed JSON") from None
+
+
+async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The request's body as a JSON object ({} for an empty body when allowed)."""
+    body = await read_json(request, allow_empty=allow_empty)
+    if body is None and allow_empty:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object")
+    return body
+
+
+def bearer_token(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,14 @@
+"""Typed application keys: the app's shared state, set while it starts."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from qrstream.services import Services
+
+SERVICES: web.AppKey[Services] = web.AppKey("services")
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")

@@ -1,0 +1,69 @@
+"""Fixtures: a fake clock, a config on a real SQLite file, the real app on a real socket."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from qrstream.clock import FakeClock
+from qrstream.config import Config
+from qrstream.web.app import create_app
+
+PUBLIC_URL = "http://qr.test"
+ADMIN_KEY = "test-admin-key"
+SDK_KEY = "test-sdk-key"
+
+ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "qrstream.db")
+
+
+@pytest.fixture
+def config(db_path: str) -> Config:
+    return Config(
+        db=db_path,
+        public_url=PUBLIC_URL,
+        admin_key=ADMIN_KEY,
+        sdk_keys=(SDK_KEY,),
+        signing_keys=("signing-key-one", "signing-key-two"),
+    )
+
+
+@pytest.fixture
+def make_client(
+    aiohttp_client: Any, clock: FakeClock
+) -> Callable[..., Awaitable[TestClient[web.Request, web.Application]]]:
+    """Start the real app for a config (and this test's fake clock) on a real socket."""
+
+    async def make(config: Config, **kwargs: Any) -> TestClient[web.Request, web.Application]:
+        return await aiohttp_client(create_app(config, clock=kwargs.pop("clock", clock)), **kwargs)  # type: ignore[no-any-return]
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory, config: Config) -> TestClient[web.Request, web.Application]:
+    return await make_client(config)
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+@pytest.fixture
+def sdk_headers() -> dict[str, str]:
+    return {"X-SDK-Key": SDK_KEY}

@@ -1,0 +1,72 @@
+"""run.py as a user starts it: ready line, /healthz, clean exit on signals, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.serverproc import ROOT, ServerProcess
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serves_healthz_and_exits_0_on_signal(tmp_path: Path, sig: int) -> None:
+    """A started server answers /healthz and exits 0 on SIGTERM or SIGINT."""
+    with ServerProcess(["--port", "0", "--db", str(tmp_path / "a.db")]) as server:
+        url = server.wait_ready()
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
+            assert json.load(resp) == {"status": "ok"}
+        assert server.stop(sig) == 0
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        capture_output=True, text=True, timeout=30, env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--no-such-flag"], {}),
+        (["--port", "http"], {}),
+        (["--port", "70000"], {}),
+        (["--public-url", "ftp://x"], {}),
+        (["--bus", "carrier-pigeon"], {}),
+        ([], {"QRSTREAM_QR_REFRESH_S": "0.1"}),
+        ([], {"QRSTREAM_PORT": "-1"}),
+    ],
+)
+def test_bad_option_is_one_line_and_exit_2(args: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    """A bad option prints one line on stderr and exits 2, never a traceback."""
+    result = _run([*args, "--db", str(tmp_path / "x.db")], env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qrstream: error:"), result.stderr
+
+
+@pytest.mark.parametrize("db", ["/no/such/folder/q.db", "{tmp}"])
+def test_unusable_database_is_one_line_and_exit_2(db: str, tmp_path: Path) -> None:
+    """A database that cannot be opened (missing folder, or a folder itself) exits 2."""
+    result = _run(["--port", "0", "--db", db.format(tmp=tmp_path)])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qrstream: error:"), result.stderr
+
+
+def test_not_a_database_file_is_exit_2(tmp_path: Path) -> None:
+    """A file that is not SQLite exits 2 with one line."""
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    result = _run(["--port", "0", "--db", str(junk)])
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
