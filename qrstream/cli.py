@@ -96,8 +96,11 @@ async def serve(config: Config, *, demo: bool = False) -> int:
         await site.start()
         services = app[SERVICES]
         if services.secrets.admin_key_created:
-            print(f"qrstream: generated admin key (stored in the database): "
-                  f"{services.secrets.admin_key}", file=sys.stderr, flush=True)
+            print(
+                f"qrstream: generated admin key (stored in the database): {services.secrets.admin_key}",
+                file=sys.stderr,
+                flush=True,
+            )
         print(f"qrstream listening on {_listen_url(config)}", flush=True)
         if demo:
             from qrstream.demo import create_demo
@@ -119,7 +122,9 @@ def _listen_url(config: Config) -> str:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     try:
-        config, args = build_config(sys.argv[1:] if argv is None else argv, os.environ if env is None else env)
+        config, args = build_config(
+            sys.argv[1:] if argv is None else argv, os.environ if env is None else env
+        )
     except ConfigError as exc:
         print(f"qrstream: error: {exc}", file=sys.stderr)
         return 2

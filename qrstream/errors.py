@@ -1,16 +1,16 @@
 """The domain's errors, one small tree; the web layer maps them to JSON.
 
-    QrstreamError                 500
-     ├── BadRequest               400  (field: the input that was wrong)
-     ├── Unauthorized             401
-     ├── Forbidden                403
-     │    └── InvalidSignature    403
-     ├── NotFound                 404
-     ├── Conflict                 409  (current_status)
-     ├── Gone                     410
-     ├── PayloadTooLarge          413
-     ├── RateLimited              429  (retry_after)
-     └── NotConfigured            500
+QrstreamError                 500
+ ├── BadRequest               400  (field: the input that was wrong)
+ ├── Unauthorized             401
+ ├── Forbidden                403
+ │    └── InvalidSignature    403
+ ├── NotFound                 404
+ ├── Conflict                 409  (current_status)
+ ├── Gone                     410
+ ├── PayloadTooLarge          413
+ ├── RateLimited              429  (retry_after)
+ └── NotConfigured            500
 """
 
 from __future__ import annotations

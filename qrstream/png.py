@@ -24,7 +24,7 @@ def spans(count: int, size: int) -> list[int]:
 
 
 def matrix_to_png(matrix: Sequence[Sequence[int]], size: int) -> bytes:
-    """Draw a square matrix (truthy = dark, border included) as a `size`×`size` PNG.
+    """Draw a square matrix (truthy = dark, border included) as a `size` x `size` PNG.
 
     Modules get whole pixels of 9 or 10 (or whatever `size` gives), spread evenly,
     so the image is exactly `size` wide and the border stays exactly its module count.
@@ -38,7 +38,7 @@ def matrix_to_png(matrix: Sequence[Sequence[int]], size: int) -> bytes:
     pad = "1" * (-size % 8)
     row_bytes = (size + 7) // 8
     lines: list[bytes] = []
-    for row, height in zip(matrix, widths):
+    for row, height in zip(matrix, widths, strict=True):
         bits = "".join([dark[i] if v else light[i] for i, v in enumerate(row)]) + pad
         line = b"\x00" + int(bits, 2).to_bytes(row_bytes, "big")
         lines.extend([line] * height)

@@ -26,8 +26,12 @@ def decode_png(png: bytes) -> Decoded:
     if len(results) != 1:
         raise AssertionError(f"expected one QR code, found {len(results)}")
     result = results[0]
-    return Decoded(text=result.text, ec_level=result.ec_level, size=image.size,
-                   version=int(getattr(result, "version", 0) or 0))
+    return Decoded(
+        text=result.text,
+        ec_level=result.ec_level,
+        size=image.size,
+        version=int(getattr(result, "version", 0) or 0),
+    )
 
 
 def decode_b64(data: str) -> Decoded:
@@ -38,4 +42,4 @@ def decode_data_uri(uri: str) -> Decoded:
     prefix = "data:image/png;base64,"
     if not uri.startswith(prefix):
         raise AssertionError(f"not a PNG data URI: {uri[:40]!r}")
-    return decode_b64(uri[len(prefix):])
+    return decode_b64(uri[len(prefix) :])

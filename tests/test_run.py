@@ -30,7 +30,10 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
 
     return subprocess.run(
         [sys.executable, str(ROOT / "run.py"), *args],
-        capture_output=True, text=True, timeout=30, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
     )
 
 

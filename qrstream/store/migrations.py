@@ -9,10 +9,18 @@ from __future__ import annotations
 from qrstream.store import Database
 
 TYPES = {
-    "sqlite": {"serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "bigint": "INTEGER",
-               "blob": "BLOB"},
-    "postgres": {"serial": "BIGSERIAL PRIMARY KEY", "float": "DOUBLE PRECISION", "bigint": "BIGINT",
-                 "blob": "BYTEA"},
+    "sqlite": {
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "float": "REAL",
+        "bigint": "INTEGER",
+        "blob": "BLOB",
+    },
+    "postgres": {
+        "serial": "BIGSERIAL PRIMARY KEY",
+        "float": "DOUBLE PRECISION",
+        "bigint": "BIGINT",
+        "blob": "BYTEA",
+    },
 }
 
 MIGRATIONS: list[str] = [
@@ -50,7 +58,8 @@ MIGRATIONS: list[str] = [
         updated_at {float} NOT NULL,
         expires_at {float} NOT NULL
     );
-    CREATE INDEX verifications_open ON verifications (expires_at) WHERE status IN ('generated', 'in_progress');
+    CREATE INDEX verifications_open ON verifications (expires_at)
+        WHERE status IN ('generated', 'in_progress');
     """,
     # 4: instances, pairing codes issued by getAuthorizationCode, the notification outbox
     """
@@ -76,6 +85,7 @@ MIGRATIONS: list[str] = [
         receipt_id {serial},
         instance_id {bigint},
         body TEXT NOT NULL,
+        webhook_url TEXT NOT NULL DEFAULT '',
         created_at {float} NOT NULL,
         acked_at {float}
     );

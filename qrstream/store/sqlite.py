@@ -19,6 +19,10 @@ from qrstream.store import Row, StoreError
 from qrstream.store.migrations import migrate
 
 
+def _parent_folder(path: str) -> Path:
+    return Path(path).expanduser().absolute().parent
+
+
 class _Statements:
     """Statements on the connection; callers hold the lock."""
 
@@ -58,7 +62,7 @@ class SqliteDatabase:
         if path.startswith("sqlite:///"):
             path = path[len("sqlite:///") :]
         if path != ":memory:":
-            parent = Path(path).expanduser().resolve().parent
+            parent = _parent_folder(path)
             if not parent.is_dir():
                 raise StoreError(f"cannot open database {path!r}: folder {str(parent)!r} does not exist")
         try:

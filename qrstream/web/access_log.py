@@ -31,7 +31,10 @@ class AccessLogger(AbstractAccessLogger):
         else:
             self.logger.info(
                 '%s "%s %s" %s %.2fms',
-                fields["remote"], fields["method"], fields["path"], fields["status"],
+                fields["remote"],
+                fields["method"],
+                fields["path"],
+                fields["status"],
                 fields["duration_ms"],
             )
 

@@ -11,11 +11,11 @@ from aiohttp import WSCloseCode, web
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
 from qrstream.services import open_services
+from qrstream.web import cards, instances, verifications
 from qrstream.web.http import json_response
 from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware
-
-SHUTDOWN_CLOSE_TIMEOUT_S = 2.0
+from qrstream.web.ws import close_quietly
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -24,18 +24,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def close_websockets(app: web.Application) -> None:
     """On shutdown, say goodbye (1001) to every open websocket, all at once, each bounded."""
-    sockets = list(app[WEBSOCKETS])
-
-    async def close_one(ws: web.WebSocketResponse) -> None:
-        try:
-            await asyncio.wait_for(
-                ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down"),
-                SHUTDOWN_CLOSE_TIMEOUT_S,
-            )
-        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
-            pass
-
-    await asyncio.gather(*(close_one(ws) for ws in sockets))
+    await asyncio.gather(
+        *(close_quietly(ws, WSCloseCode.GOING_AWAY, b"server shutting down") for ws in list(app[WEBSOCKETS]))
+    )
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
@@ -54,4 +45,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.on_shutdown.append(close_websockets)
     app.router.add_get("/healthz", healthz, name="healthz")
     # API families register here, in dependency order (their cleanup contexts follow core's).
+    cards.setup(app)
+    verifications.setup(app)
+    instances.setup(app)
     return app

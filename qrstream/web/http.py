@@ -21,9 +21,7 @@ def dumps(data: Any) -> str:
 
 
 def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
-    return web.Response(
-        text=dumps(data), status=status, content_type="application/json", **kwargs
-    )
+    return web.Response(text=dumps(data), status=status, content_type="application/json", **kwargs)
 
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:

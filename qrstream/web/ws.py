@@ -1,0 +1,154 @@
+"""Websocket plumbing shared by every streaming endpoint.
+
+A `Hub` joins each process's local sockets to bus topics: the bus delivers a
+message once per process, the hub sends the same text to every local socket of
+that topic in a plain loop. A socket whose write buffer is still full is
+skipped (the next frame replaces this one anyway) and dropped after repeated
+skips, so one slow client never stalls the others.
+
+Bus messages on hub topics are envelopes made by `envelope()`: the text to send
+and whether it is final (the sockets are then closed with 1000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from qrstream.bus import Bus
+from qrstream.web.keys import WEBSOCKETS
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 25.0
+SLOW_BUFFER_BYTES = 64 * 1024
+MAX_SKIPS = 3
+CLOSE_TIMEOUT_S = 2.0
+
+
+def envelope(text: str, *, final: bool = False) -> str:
+    """The bus message that makes the hub send `text` (and close after it when final)."""
+    return json.dumps({"text": text, "final": final}, separators=(",", ":"))
+
+
+@dataclass(eq=False)
+class Member:
+    ws: web.WebSocketResponse
+    transport: asyncio.BaseTransport | None
+    skips: int = 0
+
+
+@dataclass
+class Room:
+    members: dict[web.WebSocketResponse, Member] = field(default_factory=dict)
+    unsubscribe: Callable[[], None] | None = None
+    tail: asyncio.Task[None] | None = None
+
+
+class Hub:
+    """Local fan-out of bus topics to websockets."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._rooms: dict[str, Room] = {}
+        self.sent = 0
+        self.skipped = 0
+
+    def join(self, topic: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+        room = self._rooms.get(topic)
+        if room is None:
+            room = self._rooms[topic] = Room()
+            room.unsubscribe = self._bus.subscribe(topic, self._on_message)
+        room.members[ws] = Member(ws, transport)
+
+    def leave(self, topic: str, ws: web.WebSocketResponse) -> None:
+        room = self._rooms.get(topic)
+        if room is None:
+            return
+        room.members.pop(ws, None)
+        if not room.members:
+            if room.unsubscribe is not None:
+                room.unsubscribe()
+            del self._rooms[topic]
+
+    def count(self, topic: str) -> int:
+        room = self._rooms.get(topic)
+        return len(room.members) if room else 0
+
+    def topics(self) -> list[str]:
+        return list(self._rooms)
+
+    def _on_message(self, topic: str, message: str) -> None:
+        try:
+            decoded = json.loads(message)
+            text, final = str(decoded["text"]), bool(decoded.get("final"))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed hub message on %s", topic)
+            return
+        self.broadcast(topic, text, final=final)
+
+    def broadcast(self, topic: str, text: str, *, final: bool = False) -> None:
+        """Send `text` to every local socket of `topic`, after whatever was sent before it."""
+        room = self._rooms.get(topic)
+        if room is None:
+            return
+        previous = room.tail
+        room.tail = asyncio.get_running_loop().create_task(
+            self._send_all(room, text.encode(), final, previous)
+        )
+
+    async def _send_all(
+        self, room: Room, data: bytes, final: bool, previous: asyncio.Task[None] | None
+    ) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        for member in list(room.members.values()):
+            ws = member.ws
+            if ws.closed:
+                continue
+            transport = member.transport
+            if not final and transport is not None and transport.get_write_buffer_size() > SLOW_BUFFER_BYTES:
+                member.skips += 1
+                self.skipped += 1
+                if member.skips >= MAX_SKIPS:
+                    log.info("dropping a websocket that has not read %d frames", member.skips)
+                    transport.abort()
+                continue
+            member.skips = 0
+            try:
+                # Uncompressed frames are written at once; this only waits when the transport
+                # is paused, and a paused one is over SLOW_BUFFER_BYTES and skipped above.
+                await ws.send_frame(data, WSMsgType.TEXT)
+            except (ConnectionError, RuntimeError):
+                continue
+            self.sent += 1
+        if final:
+            await asyncio.gather(*(close_quietly(m.ws, WSCloseCode.OK) for m in list(room.members.values())))
+
+
+async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b"") -> None:
+    """Close `ws`, bounded in time; a peer already gone is not an error."""
+    with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+        await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
+
+
+async def open_websocket(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade with the house settings: heartbeat on, no per-message compression,
+    registered for the 1001 goodbye on shutdown."""
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    request.app[WEBSOCKETS].add(ws)
+    return ws
+
+
+async def read_until_closed(ws: web.WebSocketResponse) -> None:
+    """The handler's read loop: only it reads, so pongs and closes are seen; clients need not send."""
+    async for msg in ws:
+        if msg.type == WSMsgType.ERROR:
+            break
