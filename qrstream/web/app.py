@@ -11,7 +11,7 @@ from aiohttp import WSCloseCode, web
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
 from qrstream.services import open_services
-from qrstream.web import cards, instances, verifications
+from qrstream.web import cards, instances, static, verifications
 from qrstream.web.http import json_response
 from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware
@@ -48,4 +48,5 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     cards.setup(app)
     verifications.setup(app)
     instances.setup(app)
+    static.setup(app)
     return app
