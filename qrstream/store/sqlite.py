@@ -23,6 +23,18 @@ def _parent_folder(path: str) -> Path:
     return Path(path).expanduser().absolute().parent
 
 
+def _probe(path: str) -> None:
+    """Raise StoreError unless `path` opens as an SQLite database."""
+    try:
+        probe = sqlite3.connect(path)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        finally:
+            probe.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open database {path!r}: {exc}") from exc
+
+
 class _Statements:
     """Statements on the connection; callers hold the lock."""
 
@@ -65,10 +77,10 @@ class SqliteDatabase:
             parent = _parent_folder(path)
             if not parent.is_dir():
                 raise StoreError(f"cannot open database {path!r}: folder {str(parent)!r} does not exist")
-        try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open database {path!r}: {exc}") from exc
+        # Probe on a plain thread first: aiosqlite's worker thread outlives a failed connect
+        # and would report into a closed loop after we exit.
+        await asyncio.to_thread(_probe, path)
+        conn = await aiosqlite.connect(path, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode=WAL")
