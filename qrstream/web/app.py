@@ -13,9 +13,9 @@ from qrstream.config import Config
 from qrstream.services import open_services
 from qrstream.web import cards, instances, static, verifications
 from qrstream.web.http import json_response
-from qrstream.web.keys import SERVICES, WEBSOCKETS
+from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware
-from qrstream.web.ws import close_quietly
+from qrstream.web.ws import Hub, close_quietly
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -38,6 +38,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     async def core(app: web.Application) -> AsyncIterator[None]:
         services = await open_services(config, the_clock)
         app[SERVICES] = services
+        app[HUB] = Hub(services.bus)
         yield
         await services.close()
 

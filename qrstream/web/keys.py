@@ -9,6 +9,9 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from qrstream.services import Services
+    from qrstream.web.ws import Hub
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+"""The one websocket fan-out of the app (every family streams through it)."""
