@@ -70,9 +70,12 @@ MIGRATIONS: list[str] = [
         wid TEXT NOT NULL DEFAULT '',
         webhook_url TEXT NOT NULL DEFAULT '',
         generation {bigint} NOT NULL DEFAULT 0,
+        resume_state TEXT NOT NULL DEFAULT '',
+        starting_until {float},
         created_at {float} NOT NULL,
         updated_at {float} NOT NULL
     );
+    CREATE INDEX instances_starting ON instances (starting_until) WHERE state = 'starting';
     CREATE TABLE auth_codes (
         code TEXT PRIMARY KEY,
         instance_id {bigint} NOT NULL,
@@ -81,6 +84,7 @@ MIGRATIONS: list[str] = [
         expires_at {float} NOT NULL,
         used_at {float}
     );
+    CREATE INDEX auth_codes_instance ON auth_codes (instance_id);
     CREATE TABLE notifications (
         receipt_id {serial},
         instance_id {bigint},
