@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import sys
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -44,6 +45,12 @@ class Services:
     base_url: str
     executor: Executor | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    pending_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def notify_pending(self) -> None:
+        """Call after committing a notification: wakes the webhook sender now (it also polls ~1 s)."""
+        for hook in list(self.pending_hooks):
+            hook()
 
     def spawn(self, coro: object, name: str) -> asyncio.Task[None]:
         """Run a background task owned by the services; it is cancelled on close."""

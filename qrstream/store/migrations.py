@@ -37,9 +37,11 @@ MIGRATIONS: list[str] = [
         code TEXT NOT NULL UNIQUE,
         target_url TEXT,
         revision {bigint} NOT NULL DEFAULT 1,
+        image_hash TEXT,
         created_at {float} NOT NULL,
         updated_at {float} NOT NULL
     );
+    CREATE INDEX cards_image ON cards (image_hash);
     CREATE TABLE card_scans (
         card_uuid TEXT NOT NULL,
         day TEXT NOT NULL,
@@ -94,6 +96,31 @@ MIGRATIONS: list[str] = [
         acked_at {float}
     );
     CREATE INDEX notifications_queue ON notifications (instance_id, receipt_id) WHERE acked_at IS NULL;
+    """,
+    # 5: webhook deliveries, one per notification with a webhook URL, written in the same transaction.
+    # status: pending -> delivered | failed (given up) | cancelled (URL removed, instance gone).
+    # destination orders them: 'instance:<id>' or 'url:<url>'; only its oldest pending row is tried.
+    """
+    CREATE TABLE deliveries (
+        id {serial},
+        receipt_id {bigint} NOT NULL,
+        destination TEXT NOT NULL,
+        instance_id {bigint},
+        url TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts {bigint} NOT NULL DEFAULT 0,
+        created_at {float} NOT NULL,
+        next_attempt_at {float} NOT NULL,
+        lease_until {float},
+        owner TEXT,
+        delivered_at {float},
+        gave_up_at {float},
+        cancelled_at {float},
+        last_error TEXT
+    );
+    CREATE INDEX deliveries_pending ON deliveries (destination, id) WHERE status = 'pending';
+    CREATE INDEX deliveries_failed ON deliveries (gave_up_at) WHERE status = 'failed';
     """,
 ]
 

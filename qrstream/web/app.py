@@ -11,7 +11,7 @@ from aiohttp import WSCloseCode, web
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
 from qrstream.services import open_services
-from qrstream.web import cards, instances, pages, static, verifications
+from qrstream.web import cards, instances, pages, static, verifications, webhooks
 from qrstream.web.http import json_response
 from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware
@@ -49,6 +49,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     cards.setup(app)
     verifications.setup(app)
     instances.setup(app)
+    webhooks.setup(app)
     pages.setup(app)
     static.setup(app)
     return app

@@ -1,9 +1,145 @@
-"""Routes of the cards API family (filled in by its issue)."""
+"""Routes of the cards API family: the public, Laravel-style card API and the dynamic link.
+
+Errors here answer `{"message": …}` (the middleware's shape for /v1/, /c/, /q/, /media/).
+The admin card routes live in `cards_admin`.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+
 from aiohttp import web
+
+from qrstream import offline, vcard
+from qrstream.cards import Card, CardService, parse_uuid
+from qrstream.errors import NotFound
+from qrstream.link_previews import is_link_preview
+from qrstream.qr import QrSpec
+from qrstream.web import cards_admin
+from qrstream.web.card_page import page_response
+from qrstream.web.http import json_response, services
+from qrstream.web.keys import CARDS, SERVICES
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+NO_STORE = {"Cache-Control": "no-store"}
+_IMAGE_NAME = re.compile(r"^([0-9]{1,12})-([0-9a-f]{24})\.png$")
+
+
+async def public_card(request: web.Request) -> Card:
+    """The card named by the path's `{uuid}`; 404 "Card not found." when malformed or unknown."""
+    card_uuid = parse_uuid(request.match_info["uuid"])
+    card = await request.app[CARDS].get(card_uuid) if card_uuid else None
+    if card is None:
+        raise NotFound("Card not found.")
+    return card
+
+
+async def prefetch(request: web.Request) -> web.Response:
+    card = await public_card(request)
+    return json_response(card.public_json(services(request).base_url))
+
+
+async def download_vcard(request: web.Request) -> web.Response:
+    card = await public_card(request)
+    return web.Response(
+        body=vcard.render(card.contact()).encode("utf-8"),
+        content_type="text/vcard",
+        charset="utf-8",
+        headers={"Content-Disposition": vcard.content_disposition(card.name)},
+    )
+
+
+async def card_page(request: web.Request) -> web.Response:
+    card = await public_card(request)
+    return page_response(card, services(request).base_url)
+
+
+async def qr_code_url(request: web.Request) -> web.Response:
+    """The URL of the card's dynamic QR image; the same while the card is unchanged."""
+    card = await public_card(request)
+    svc = services(request)
+    name = await request.app[CARDS].image_name(card, key=svc.secrets.signing_key, base_url=svc.base_url)
+    return json_response({"url": f"{svc.base_url}/media/card_qrcodes/{name}"})
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+
+
+async def qr_code_image(request: web.Request) -> web.Response:
+    """The dynamic QR image: immutable, so it is only ever rendered to answer a cache miss."""
+    match = _IMAGE_NAME.match(request.match_info["name"])
+    card = await request.app[CARDS].by_image(int(match[1]), match[2]) if match else None
+    if card is None or match is None:
+        raise NotFound("QR code not found.")
+    # The name already covers everything the image shows, so it serves as the entity tag.
+    headers = {"ETag": f'"{match[1]}-{match[2]}"', "Cache-Control": IMMUTABLE}
+    if _etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
+        return web.Response(status=304, headers=headers)
+    svc = services(request)
+    image = await svc.renderer.render(QrSpec(card.link(svc.base_url), size=400, error="m", border=2))
+    return web.Response(body=image.png, content_type="image/png", headers=headers)
+
+
+async def follow_link(request: web.Request) -> web.Response:
+    """The dynamic link: 302 to the card's target, counting real scans only."""
+    counts = request.method == "GET" and not is_link_preview(request.headers.get("User-Agent"))
+    card = await request.app[CARDS].follow(request.match_info["code"], count=counts)
+    if card is None:
+        raise NotFound("Link not found.")
+    target = card.target or card.public_url(services(request).base_url)
+    return web.Response(status=302, headers={"Location": target, **NO_STORE})
+
+
+async def offline_signature(request: web.Request) -> web.Response:
+    """Step 1 of the offline QR: `expires=…&signature=…` for the card."""
+    card = await public_card(request)
+    svc = services(request)
+    query = offline.sign(
+        svc.base_url,
+        card.uuid,
+        key=svc.secrets.signing_key,
+        now=svc.clock.now(),
+        ttl_s=svc.config.offline_ttl_s,
+    )
+    return web.Response(text=query, content_type="text/plain", headers=NO_STORE)
+
+
+async def offline_qr(request: web.Request) -> web.Response:
+    """Step 2: with a valid signature, a data URI of a QR holding the vCard itself."""
+    card = await public_card(request)
+    svc = services(request)
+    offline.verify(
+        svc.base_url,
+        card.uuid,
+        expires=request.query.getall("expires", []),
+        signature=request.query.getall("signature", []),
+        keys=svc.secrets.signing_keys,
+        now=svc.clock.now(),
+    )
+    text = offline.offline_vcard(card.contact())
+    image = await svc.renderer.render(QrSpec(text, size=offline.qr_size(text), error="m", border=2))
+    return web.Response(text=image.data_uri, content_type="text/plain", headers=NO_STORE)
 
 
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
+
+    async def card_service(app: web.Application) -> AsyncIterator[None]:
+        svc = app[SERVICES]
+        app[CARDS] = CardService(svc.db, svc.clock)
+        yield
+
+    app.cleanup_ctx.append(card_service)
+    card = "/v1/public/card/{uuid}"
+    app.router.add_get(f"{card}/prefetch", prefetch, name="card-prefetch")
+    app.router.add_get(f"{card}/vcard", download_vcard, name="card-vcard")
+    app.router.add_post(f"{card}/qr-code", qr_code_url, name="card-qr-code")
+    app.router.add_post(f"{card}/qr-code/offline", offline_signature, name="card-offline-sign")
+    app.router.add_get(f"{card}/qr-code/offline", offline_qr, name="card-offline-qr")
+    app.router.add_get("/c/{uuid}", card_page, name="card-page")
+    app.router.add_get("/media/card_qrcodes/{name}", qr_code_image, name="card-qr-image")
+    app.router.add_get("/q/{code}", follow_link, name="card-link")
+    cards_admin.setup(app)

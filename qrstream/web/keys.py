@@ -10,8 +10,10 @@ from aiohttp import web
 if TYPE_CHECKING:
     from qrstream.services import Services
     from qrstream.web.ws import Hub
+    from qrstream.webhooks import WebhookSender
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 """The one websocket fan-out of the app (every family streams through it)."""
+WEBHOOKS: web.AppKey[WebhookSender] = web.AppKey("webhooks")

@@ -1,0 +1,217 @@
+"""Digital cards: storage, the dynamic link (`/q/<code>`) and its scan counts.
+
+A card's `revision` grows whenever its fields change; the dynamic QR image URL
+names the revision, so it stays the same while the card is unchanged and every
+cache can keep the image forever. The dynamic link itself (the code) never changes.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Any
+
+from qrstream.card_fields import FIELDS
+from qrstream.clock import Clock
+from qrstream.signing import hmac_hex
+from qrstream.store import Database, Row
+from qrstream.vcard import Contact
+
+CODE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+CODE_LENGTH = 10
+IMAGE_HASH_LENGTH = 24
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.I)
+
+
+def parse_uuid(text: str) -> str | None:
+    """The canonical (lowercase) form of a card UUID, or None if `text` is not a UUID4."""
+    return text.lower() if _UUID.match(text) else None
+
+
+def utc_day(now: float) -> str:
+    """The UTC calendar day of a unix time, as YYYY-MM-DD."""
+    return time.strftime("%Y-%m-%d", time.gmtime(now))
+
+
+@dataclass(frozen=True)
+class Card:
+    uuid: str
+    name: str
+    title: str | None
+    company: str | None
+    email: str | None
+    phone: str | None
+    website: str | None
+    note: str | None
+    code: str
+    target: str | None
+    revision: int
+
+    @classmethod
+    def from_row(cls, row: Row) -> Card:
+        return cls(
+            uuid=row["uuid"],
+            **{f: row[f] for f in FIELDS},
+            code=row["code"],
+            target=row["target_url"],
+            revision=int(row["revision"]),
+        )
+
+    def fields(self) -> dict[str, str | None]:
+        return {f: getattr(self, f) for f in FIELDS}
+
+    def contact(self) -> Contact:
+        return Contact(**self.fields())  # type: ignore[arg-type]
+
+    def public_url(self, base_url: str) -> str:
+        return f"{base_url}/c/{self.uuid}"
+
+    def link(self, base_url: str) -> str:
+        """The dynamic link printed in the QR code."""
+        return f"{base_url}/q/{self.code}"
+
+    def admin_json(self, base_url: str) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            **self.fields(),
+            "target": self.target,
+            "publicUrl": self.public_url(base_url),
+        }
+
+    def public_json(self, base_url: str) -> dict[str, Any]:
+        """The prefetch shape of the reference API."""
+        return {
+            "uuid": self.uuid,
+            "name": self.name,
+            "organisation": self.company,
+            "position": self.title,
+            "description": self.note,
+            "email": self.email,
+            "phone": self.phone,
+            "website": self.website,
+            "publicUrl": self.public_url(base_url),
+        }
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+_COLUMNS = "uuid, name, title, company, email, phone, website, note, code, target_url, revision"
+
+
+class CardService:
+    """Card storage over the shared `Database`; time from the injected clock."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def create(self, fields: dict[str, str | None]) -> Card:
+        """Store a new card with a fresh UUID4 and dynamic-link code."""
+        now = self._clock.now()
+        while True:
+            card_uuid, code = str(uuidlib.uuid4()), new_code()
+            inserted = await self._db.execute(
+                f"INSERT INTO cards ({', '.join(FIELDS)}, uuid, code, revision, created_at, updated_at)"
+                f" VALUES ({', '.join('?' for _ in FIELDS)}, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING",
+                *(fields.get(f) for f in FIELDS),
+                card_uuid,
+                code,
+                now,
+                now,
+            )
+            if inserted:  # else the code (or, rarely indeed, the UUID) was taken: draw again
+                card = await self.get(card_uuid)
+                if card is not None:
+                    return card
+
+    async def get(self, card_uuid: str) -> Card | None:
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM cards WHERE uuid = ?", card_uuid)
+        return Card.from_row(row) if row else None
+
+    async def update(self, card_uuid: str, changes: dict[str, str | None]) -> Card | None:
+        """Apply the fields in `changes`; the revision moves only if a value really changed."""
+        card = await self.get(card_uuid)
+        if card is None:
+            return None
+        changed = {f: v for f, v in changes.items() if getattr(card, f) != v}
+        if not changed:
+            return card
+        assignments = ", ".join(f"{f} = ?" for f in changed)
+        updated = await self._db.execute(
+            f"UPDATE cards SET {assignments}, revision = revision + 1, updated_at = ? WHERE uuid = ?",
+            *changed.values(),
+            self._clock.now(),
+            card_uuid,
+        )
+        return await self.get(card_uuid) if updated else None
+
+    async def delete(self, card_uuid: str) -> bool:
+        """Remove the card and its scan counts; False when there was none."""
+        async with self._db.transaction() as tx:
+            deleted = await tx.execute("DELETE FROM cards WHERE uuid = ?", card_uuid)
+            await tx.execute("DELETE FROM card_scans WHERE card_uuid = ?", card_uuid)
+        return bool(deleted)
+
+    async def set_target(self, card_uuid: str, url: str | None) -> Card | None:
+        """Point the dynamic link at `url` (None: the card's own page)."""
+        updated = await self._db.execute(
+            "UPDATE cards SET target_url = ?, updated_at = ? WHERE uuid = ?",
+            url,
+            self._clock.now(),
+            card_uuid,
+        )
+        return await self.get(card_uuid) if updated else None
+
+    async def image_name(self, card: Card, *, key: str, base_url: str) -> str:
+        """`<revision>-<hash>.png` for the card's dynamic QR image, recorded so it can be served.
+
+        The hash covers what the image shows (the link under `base_url`) and the revision,
+        so the name is the same on every call while neither changes.
+        """
+        digest = hmac_hex(key, f"card-qrcode\n{card.uuid}\n{card.revision}\n{card.link(base_url)}")
+        digest = digest[:IMAGE_HASH_LENGTH]
+        await self._db.execute(
+            "UPDATE cards SET image_hash = ? WHERE uuid = ? AND revision = ? AND "
+            "(image_hash IS NULL OR image_hash <> ?)",
+            digest,
+            card.uuid,
+            card.revision,
+            digest,
+        )
+        return f"{card.revision}-{digest}.png"
+
+    async def by_image(self, revision: int, digest: str) -> Card | None:
+        """The card whose current image is `<revision>-<digest>.png` (None when stale or unknown)."""
+        row = await self._db.fetchone(
+            f"SELECT {_COLUMNS} FROM cards WHERE image_hash = ? AND revision = ?", digest, revision
+        )
+        return Card.from_row(row) if row else None
+
+    async def follow(self, code: str, *, count: bool) -> Card | None:
+        """The card behind a dynamic link; with `count`, one scan is added to today's bucket."""
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM cards WHERE code = ?", code)
+        if row is None:
+            return None
+        if count:
+            # One statement: the day's row is created or incremented atomically, and only
+            # while the card still exists.
+            await self._db.execute(
+                "INSERT INTO card_scans (card_uuid, day, count) SELECT uuid, ?, 1 FROM cards WHERE code = ?"
+                " ON CONFLICT (card_uuid, day) DO UPDATE SET count = card_scans.count + 1",
+                utc_day(self._clock.now()),
+                code,
+            )
+        return Card.from_row(row)
+
+    async def stats(self, card_uuid: str) -> dict[str, Any]:
+        """`{"scans": total, "daily": {"YYYY-MM-DD": count}}`, days in order."""
+        rows = await self._db.fetchall(
+            "SELECT day, count FROM card_scans WHERE card_uuid = ? ORDER BY day", card_uuid
+        )
+        daily = {str(r["day"]): int(r["count"]) for r in rows}
+        return {"scans": sum(daily.values()), "daily": daily}

@@ -1,0 +1,86 @@
+"""Offline card QR codes: Laravel-style signed URLs, and the vCard that fits in one QR.
+
+The signature is HMAC-SHA256 (lowercase hex) over the absolute URL
+`<base>/v1/public/card/<uuid>/qr-code/offline?expires=<n>`, as Laravel's
+`URL::temporarySignedRoute` makes it. The first signing key signs; every key
+verifies, so keys can be rotated. Time is read only from the injected clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from qrstream.errors import InvalidSignature
+from qrstream.signing import hmac_hex, signature_matches
+from qrstream.vcard import Contact, render
+
+# Bytes one QR code holds at error-correction level M (version 40, byte mode).
+QR_CAPACITY_M = 2331
+_EXPIRES = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def signed_url(base_url: str, card_uuid: str, expires: int) -> str:
+    """The URL the signature covers."""
+    return f"{base_url}/v1/public/card/{card_uuid}/qr-code/offline?expires={expires}"
+
+
+def sign(base_url: str, card_uuid: str, *, key: str, now: float, ttl_s: float) -> str:
+    """The query string `expires=<n>&signature=<hex>` valid for `ttl_s` seconds from `now`."""
+    expires = int(now + ttl_s)
+    signature = hmac_hex(key, signed_url(base_url, card_uuid, expires))
+    return f"expires={expires}&signature={signature}"
+
+
+def verify(
+    base_url: str,
+    card_uuid: str,
+    *,
+    expires: Sequence[str],
+    signature: Sequence[str],
+    keys: Iterable[str],
+    now: float,
+) -> None:
+    """Raise InvalidSignature unless exactly one well-formed `expires` and `signature`
+    were given, the signature matches one of `keys`, and `expires` has not passed."""
+    if len(expires) != 1 or len(signature) != 1:
+        raise InvalidSignature()
+    given_expires, given_signature = expires[0], signature[0]
+    if not _EXPIRES.match(given_expires) or not _SIGNATURE.match(given_signature):
+        raise InvalidSignature()
+    message = signed_url(base_url, card_uuid, int(given_expires))
+    # The signature is checked before the expiry, as Laravel does: the answer for an
+    # expired link then says nothing about whether it was ever genuine.
+    if not signature_matches(message, given_signature, keys):
+        raise InvalidSignature()
+    if now > int(given_expires):
+        raise InvalidSignature()
+
+
+def fits(text: str) -> bool:
+    """Whether `text` fits in one QR code at level M (UTF-8 is never shorter than Latin-1)."""
+    return len(text.encode("utf-8")) <= QR_CAPACITY_M
+
+
+def offline_vcard(contact: Contact) -> str:
+    """The card's vCard for the offline QR: whole if it fits, else without the note,
+    else only name, email and phone (which always fit, given the field limits)."""
+    slimmer = (
+        contact,
+        Contact(**{**contact.__dict__, "note": None}),
+        Contact(name=contact.name, email=contact.email, phone=contact.phone),
+    )
+    for candidate in slimmer:
+        text = render(candidate)
+        if fits(text):
+            return text
+    raise ValueError("the card is too large for one QR code")
+
+
+def qr_size(text: str) -> int:
+    """Pixels for a QR of `text`: 400, more for long texts so modules stay >= 4 px."""
+    octets = len(text.encode("utf-8"))
+    if octets <= 600:
+        return 400
+    return 800

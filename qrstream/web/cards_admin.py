@@ -1,0 +1,88 @@
+"""Admin routes for cards: create, read, edit, delete, retarget the dynamic link, scan stats.
+
+Every route needs the admin bearer key (401 `{"error": "Unauthorized"}`); an unknown or
+malformed `{uuid}` answers 404 `{"error": "Card not found"}`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from qrstream.card_fields import check_fields, check_target
+from qrstream.cards import Card, parse_uuid
+from qrstream.errors import NotFound
+from qrstream.web.auth import require_admin
+from qrstream.web.http import json_response, read_json_object, services
+from qrstream.web.keys import CARDS
+
+
+def _uuid(request: web.Request) -> str:
+    card_uuid = parse_uuid(request.match_info["uuid"])
+    if card_uuid is None:
+        raise NotFound("Card not found")
+    return card_uuid
+
+
+def _found(card: Card | None) -> Card:
+    if card is None:
+        raise NotFound("Card not found")
+    return card
+
+
+def _card_response(request: web.Request, card: Card, status: int = 200) -> web.Response:
+    return json_response(card.admin_json(services(request).base_url), status=status)
+
+
+async def create_card(request: web.Request) -> web.Response:
+    require_admin(request)
+    fields = check_fields(await read_json_object(request), partial=False)
+    card = await request.app[CARDS].create(fields)
+    return _card_response(request, card, status=201)
+
+
+async def get_card(request: web.Request) -> web.Response:
+    require_admin(request)
+    card = _found(await request.app[CARDS].get(_uuid(request)))
+    return _card_response(request, card)
+
+
+async def patch_card(request: web.Request) -> web.Response:
+    require_admin(request)
+    card_uuid = _uuid(request)
+    _found(await request.app[CARDS].get(card_uuid))
+    changes = check_fields(await read_json_object(request), partial=True)
+    card = _found(await request.app[CARDS].update(card_uuid, changes))
+    return _card_response(request, card)
+
+
+async def delete_card(request: web.Request) -> web.Response:
+    require_admin(request)
+    if not await request.app[CARDS].delete(_uuid(request)):
+        raise NotFound("Card not found")
+    return web.Response(status=204)
+
+
+async def put_target(request: web.Request) -> web.Response:
+    require_admin(request)
+    card_uuid = _uuid(request)
+    _found(await request.app[CARDS].get(card_uuid))
+    url = check_target(await read_json_object(request))
+    card = _found(await request.app[CARDS].set_target(card_uuid, url))
+    return _card_response(request, card)
+
+
+async def card_stats(request: web.Request) -> web.Response:
+    require_admin(request)
+    card_uuid = _uuid(request)
+    _found(await request.app[CARDS].get(card_uuid))
+    return json_response(await request.app[CARDS].stats(card_uuid))
+
+
+def setup(app: web.Application) -> None:
+    """Register the admin card routes."""
+    app.router.add_post("/admin/cards", create_card, name="admin-card-create")
+    app.router.add_get("/admin/cards/{uuid}", get_card, name="admin-card-get")
+    app.router.add_patch("/admin/cards/{uuid}", patch_card, name="admin-card-patch")
+    app.router.add_delete("/admin/cards/{uuid}", delete_card, name="admin-card-delete")
+    app.router.add_put("/admin/cards/{uuid}/target", put_target, name="admin-card-target")
+    app.router.add_get("/admin/cards/{uuid}/stats", card_stats, name="admin-card-stats")

@@ -1,0 +1,82 @@
+"""The webhook sender's lifetime in the app, and the admin's view of given-up deliveries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from qrstream.errors import BadRequest
+from qrstream.store import Row, deliveries
+from qrstream.web.auth import require_admin
+from qrstream.web.http import json_response, services
+from qrstream.web.keys import SERVICES, WEBHOOKS
+from qrstream.web.webhook_client import client_session, make_post
+from qrstream.webhooks import RetryPolicy, WebhookSender
+
+CONCURRENCY = 32
+"""At most this many webhook POSTs in flight at once, over every destination."""
+TIMEOUT_S = 10.0
+"""Each try waits this long for an answer."""
+MAX_LIST = 1000
+
+
+async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the sender (after the store opened), stop it before the store closes."""
+    svc = app[SERVICES]
+    session = client_session(CONCURRENCY)
+    sender = WebhookSender(
+        db=svc.db,
+        clock=svc.clock,
+        post=make_post(session, TIMEOUT_S),
+        signing_key=svc.secrets.signing_key,
+        policy=RetryPolicy(
+            max_backoff_s=svc.config.webhook_max_backoff_s, give_up_s=svc.config.webhook_give_up_s
+        ),
+        default_url=svc.config.webhook_url or "",
+        concurrency=CONCURRENCY,
+    )
+    app[WEBHOOKS] = sender
+    svc.pending_hooks.append(sender.notify_pending)
+    task = svc.spawn(sender.run(), "webhook sender")
+    try:
+        yield
+    finally:
+        svc.pending_hooks.remove(sender.notify_pending)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await session.close()
+
+
+def _failed_json(row: Row) -> dict[str, Any]:
+    body = row["body"]
+    return {
+        "receiptId": int(row["receipt_id"]),
+        "idInstance": row["instance_id"],
+        "url": row["url"],
+        "idempotencyKey": row["idempotency_key"],
+        "attempts": int(row["attempts"]),
+        "createdAt": row["created_at"],
+        "gaveUpAt": row["gave_up_at"],
+        "lastError": row["last_error"],
+        "body": json.loads(body) if body is not None else None,
+    }
+
+
+async def list_failed(request: web.Request) -> web.Response:
+    """GET /admin/webhooks/failed[?limit=N]: deliveries given up, most recent first."""
+    require_admin(request)
+    raw = request.query.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIST}", field="limit")
+    rows = await deliveries.failed(services(request).db, int(raw))
+    return json_response({"failed": [_failed_json(row) for row in rows]})
+
+
+def setup(app: web.Application) -> None:
+    """Register the admin route and the sender's cleanup context (after the store's)."""
+    app.router.add_get("/admin/webhooks/failed", list_failed, name="webhooks_failed")
+    app.cleanup_ctx.append(sender_ctx)

@@ -1,0 +1,236 @@
+"""Webhook delivery: every notification with a URL is POSTed until a 2xx, in order, nothing lost.
+
+The deliveries are rows written with their notification (`notifications.enqueue`), so a
+committed change is never forgotten, across restarts too. One worker per destination (an
+instance, or a URL for verification webhooks) tries only its oldest pending delivery, so a
+destination's notifications arrive in order and a dead receiver delays no one else.
+A failed try is retried after an exponential backoff with full jitter, until the receiver
+answers 2xx or `give_up_s` has passed since the notification was made; then it is kept as
+`failed` (listed for the admin) and logged once. Before each try the destination is read
+again: a removed URL gets nothing more, a changed one gets the rest.
+
+The HTTP POST is injected (`Post`), so this module knows no transport; all waiting is on
+the injected `Clock`, and the jitter comes from an injectable `random.Random`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from qrstream.clock import Clock
+from qrstream.redact import mask_path
+from qrstream.signing import hmac_hex
+from qrstream.store import Database, Row
+from qrstream.store import deliveries as rows
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[str, bytes, Mapping[str, str]], Awaitable[int]]
+"""POST `body` with `headers` to a URL; return the status, or raise DeliveryError."""
+
+
+class DeliveryError(Exception):
+    """The receiver could not be reached, or did not answer in time."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, capped, until a deadline after creation."""
+
+    base_s: float = 1.0
+    max_backoff_s: float = 3600.0
+    give_up_s: float = 86400.0
+
+    def delay(self, attempts: int, jitter: float) -> float:
+        """The wait after `attempts` failed tries: uniform in [0, min(cap, base·2^(attempts-1)))."""
+        ceiling = min(self.max_backoff_s, self.base_s * 2.0 ** min(max(attempts - 1, 0), 60))
+        return ceiling * jitter
+
+    def next_try(self, *, created_at: float, now: float, attempts: int, jitter: float) -> float | None:
+        """When to try again after `attempts` failed tries, or None to give up.
+
+        The last try is made at the deadline itself, so giving up always follows a failure
+        at or after `give_up_s`.
+        """
+        deadline = created_at + self.give_up_s
+        if now >= deadline:
+            return None
+        return min(now + self.delay(attempts, jitter), deadline)
+
+
+def loggable_url(url: str) -> str:
+    """The URL without user info, with secret-looking query values masked."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{host}{mask_path(path)}"
+
+
+class WebhookSender:
+    """Finds destinations with pending deliveries and runs one worker for each."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        post: Post,
+        signing_key: str,
+        policy: RetryPolicy,
+        default_url: str = "",
+        rng: random.Random | None = None,
+        poll_s: float = 1.0,
+        lease_s: float = 60.0,
+        concurrency: int = 32,
+        max_workers: int = 10_000,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.rng = rng if rng is not None else random.Random()
+        self._post = post
+        self._signing_key = signing_key
+        self._default_url = default_url
+        self._poll_s = poll_s
+        self._lease_s = lease_s
+        self._max_workers = max_workers
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self.owner = uuid.uuid4().hex
+
+    def notify_pending(self) -> None:
+        """A notification was just committed: look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll (and wake on `notify_pending`) until cancelled; then stop every worker."""
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self._start_workers()
+                except Exception:
+                    log.exception("webhook sender could not read pending deliveries")
+                await self._wait(self.clock.now() + self._poll_s)
+        finally:
+            workers = list(self._workers.values())
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _wait(self, deadline: float) -> None:
+        waits = [
+            asyncio.ensure_future(self.clock.sleep_until(deadline)),
+            asyncio.ensure_future(self._wake.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _start_workers(self) -> None:
+        room = self._max_workers - len(self._workers)
+        if room <= 0:
+            return
+        for destination in await rows.idle_destinations(self.db, self.clock.now(), room + len(self._workers)):
+            if destination in self._workers or len(self._workers) >= self._max_workers:
+                continue
+            task = asyncio.get_running_loop().create_task(
+                self._work(destination), name=f"webhooks {destination.split(':', 1)[0]}"
+            )
+            self._workers[destination] = task
+            task.add_done_callback(lambda t, d=destination: self._worker_done(d, t))
+
+    def _worker_done(self, destination: str, task: asyncio.Task[None]) -> None:
+        if self._workers.get(destination) is task:
+            del self._workers[destination]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook worker failed", exc_info=task.exception())
+
+    async def _work(self, destination: str) -> None:
+        """Deliver `destination`'s pending notifications one after another, oldest first."""
+        while True:
+            delivery = await rows.head(self.db, destination)
+            if delivery is None:
+                return
+            now = self.clock.now()
+            lease = delivery["lease_until"]
+            if lease is not None and lease >= now and delivery["owner"] != self.owner:
+                return  # another process is trying it; the poll looks again when its lease ends
+            if delivery["next_attempt_at"] > now:
+                await self.clock.sleep_until(delivery["next_attempt_at"])
+                continue  # read it again: it may have been settled meanwhile
+            if not await rows.claim(self.db, delivery["id"], self.owner, now, now + self._lease_s):
+                return
+            try:
+                await self._try(delivery)
+            except asyncio.CancelledError:
+                await asyncio.shield(rows.release(self.db, delivery["id"], self.owner))
+                raise
+
+    async def _current_url(self, delivery: Row) -> str:
+        """Where the delivery goes now: the instance's URL as it is today, else the configured one."""
+        if delivery["instance_id"] is None:
+            return self._default_url
+        row = await self.db.fetchone(
+            "SELECT webhook_url FROM instances WHERE id = ?", delivery["instance_id"]
+        )
+        return str(row["webhook_url"] or "") if row is not None else ""
+
+    async def _try(self, delivery: Row) -> None:
+        """One try of a leased delivery, and its outcome recorded."""
+        did, owner = delivery["id"], self.owner
+        if delivery["body"] is None:
+            await rows.cancelled(self.db, did, owner, now=self.clock.now(), reason="notification removed")
+            return
+        url = await self._current_url(delivery)
+        if not url:
+            await rows.cancelled(self.db, did, owner, now=self.clock.now(), reason="webhook URL removed")
+            log.info("webhook %s cancelled: its URL was removed", delivery["receipt_id"])
+            return
+        body = str(delivery["body"]).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Qrstream-Signature": f"sha256={hmac_hex(self._signing_key, body)}",
+            "Idempotency-Key": str(delivery["idempotency_key"]),
+        }
+        error: str | None = None
+        async with self._slots:
+            try:
+                status = await self._post(url, body, headers)
+            except DeliveryError as exc:
+                error = str(exc) or type(exc).__name__
+            else:
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+        now = self.clock.now()
+        if error is None:
+            await rows.delivered(self.db, did, owner, url=url, now=now)
+            return
+        attempts = int(delivery["attempts"]) + 1
+        created_at = float(delivery["created_at"])
+        when = self.policy.next_try(
+            created_at=created_at, now=now, attempts=attempts, jitter=self.rng.random()
+        )
+        if when is not None:
+            await rows.retry_at(self.db, did, owner, url=url, when=when, error=error)
+            return
+        if await rows.gave_up(self.db, did, owner, url=url, now=now, error=error):
+            log.warning(
+                "webhook %s to %s given up after %d tries over %.0f s; last error: %s",
+                delivery["receipt_id"],
+                loggable_url(url),
+                attempts,
+                now - created_at,
+                error,
+            )
