@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from qrstream.cards import CardService
     from qrstream.services import Services
+    from qrstream.verifications import Verifications
     from qrstream.web.ws import Hub
     from qrstream.webhooks import WebhookSender
 
@@ -16,4 +18,6 @@ SERVICES: web.AppKey[Services] = web.AppKey("services")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 """The one websocket fan-out of the app (every family streams through it)."""
+VERIFICATIONS: web.AppKey[Verifications] = web.AppKey("verifications")
+CARDS: web.AppKey[CardService] = web.AppKey("cards")
 WEBHOOKS: web.AppKey[WebhookSender] = web.AppKey("webhooks")

@@ -1,9 +1,169 @@
-"""Routes of the verifications API family (filled in by its issue)."""
+"""Routes of the verifications API family (CONTRACT §4, after the OKID API).
+
+`/api/*` calls need `X-SDK-Key`, except the portal's own `start` and `complete`:
+there the unguessable id is the capability. Errors are `{"error": …}` (+ `field`
+or `current_status`), mapped by the error middleware.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from qrstream.bus import Bus
+from qrstream.errors import BadRequest, Conflict
+from qrstream.expiry import sweep_forever
+from qrstream.qr import QrSpec
+from qrstream.verifications import (
+    FINAL,
+    GENERATED,
+    Publish,
+    Verification,
+    Verifications,
+    check_request,
+    check_result,
+    iso,
+    portal_url,
+)
+from qrstream.web.auth import require_sdk_key
+from qrstream.web.http import dumps, json_response, read_json_object, services
+from qrstream.web.keys import HUB, SERVICES, VERIFICATIONS
+from qrstream.web.static import page
+from qrstream.web.ws import close_quietly, envelope, open_websocket, read_until_closed
+
+QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
+
+
+def topic(verification_id: str) -> str:
+    """The bus topic that carries a verification's status changes."""
+    return f"verification:{verification_id}"
+
+
+def bus_publisher(bus: Bus) -> Publish:
+    """Publish each change as a hub envelope; final statuses close the sockets after sending."""
+
+    async def publish(verification: Verification) -> None:
+        text = dumps(verification.event())
+        await bus.publish(topic(verification.id), envelope(text, final=verification.status in FINAL))
+
+    return publish
+
+
+async def _body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
+    """The JSON object body; a malformed one is a 400 naming the field `body`."""
+    try:
+        return await read_json_object(request, allow_empty=allow_empty)
+    except BadRequest as exc:
+        if exc.field is None:
+            raise BadRequest(exc.message, field="body") from None
+        raise
+
+
+async def generate(request: web.Request) -> web.Response:
+    require_sdk_key(request)
+    extra_data, return_url = check_request(await _body(request, allow_empty=True))
+    verification = await request.app[VERIFICATIONS].create(extra_data, return_url)
+    body = {
+        "verificationId": verification.id,
+        "status": verification.status,
+        "url": portal_url(services(request).base_url, verification.id),
+        "expiresAt": iso(verification.expires_at),
+    }
+    return json_response(body, status=201)
+
+
+async def missing_id(request: web.Request) -> web.Response:
+    require_sdk_key(request)
+    raise BadRequest("Missing verification_id", field="verification_id")
+
+
+async def qrcode(request: web.Request) -> web.Response:
+    require_sdk_key(request)
+    verification = await request.app[VERIFICATIONS].get(request.match_info["id"])
+    if verification.status != GENERATED:
+        raise Conflict(QR_CONFLICT, current_status=verification.status)
+    the_services = services(request)
+    spec = QrSpec(portal_url(the_services.base_url, verification.id), size=400, error="m", border=2)
+    image = await the_services.renderer.render(spec)
+    return web.Response(body=image.png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+async def details(request: web.Request) -> web.Response:
+    require_sdk_key(request)
+    verification = await request.app[VERIFICATIONS].get(request.match_info["id"])
+    return json_response(verification.details())
+
+
+async def start(request: web.Request) -> web.Response:
+    verification = await request.app[VERIFICATIONS].start(request.match_info["id"])
+    return json_response({"status": verification.status, "return_url": verification.return_url})
+
+
+async def complete(request: web.Request) -> web.Response:
+    status = check_result(await _body(request))
+    verification = await request.app[VERIFICATIONS].complete(request.match_info["id"], status)
+    return json_response({"status": verification.status})
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    """The status now, then every change; closes 1000 after a final status."""
+    require_sdk_key(request)
+    verifications = request.app[VERIFICATIONS]
+    verification_id = request.match_info["id"]
+    await verifications.get(verification_id)  # 404 before upgrading
+    ws = await open_websocket(request)
+    hub = request.app[HUB]
+    # Join before reading: a change committed after the read is then sure to reach us.
+    hub.join(topic(verification_id), ws, request.transport)
+    try:
+        current = await verifications.get(verification_id)
+        await ws.send_str(dumps(current.event()))
+        if current.status in FINAL:
+            await close_quietly(ws, WSCloseCode.OK)
+        else:
+            await read_until_closed(ws)
+    finally:
+        hub.leave(topic(verification_id), ws)
+    return ws
+
+
+async def portal(request: web.Request) -> web.FileResponse:
+    """The verification portal; a GET never changes state (its script does, on a person's click)."""
+    return page("verify.html")
+
+
+async def verifications_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The verification service and its expiry sweeper."""
+    the_services = app[SERVICES]
+    verifications = Verifications(
+        the_services.db,
+        the_services.clock,
+        ttl_s=the_services.config.verification_ttl_s,
+        webhook_url=the_services.config.webhook_url,
+        publish=bus_publisher(the_services.bus),
+    )
+    app[VERIFICATIONS] = verifications
+    sweeper = the_services.spawn(sweep_forever(verifications, the_services.clock), "verification-expiry")
+    yield
+    sweeper.cancel()
+    await asyncio.gather(sweeper, return_exceptions=True)
 
 
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
+    app.cleanup_ctx.append(verifications_ctx)
+    add = app.router.add_route
+    add("POST", "/api/generate-verification", generate, name="verification-generate")
+    add("GET", "/api/get-verification-qrcode", missing_id)
+    add("GET", "/api/get-verification-qrcode/", missing_id)
+    add("GET", "/api/get-verification-qrcode/{id}", qrcode, name="verification-qrcode")
+    add("GET", "/api/get-verification-details", missing_id)
+    add("GET", "/api/get-verification-details/", missing_id)
+    add("GET", "/api/get-verification-details/{id}", details, name="verification-details")
+    add("GET", "/api/verification-events/{id}", events, name="verification-events")
+    add("POST", "/api/verification/{id}/start", start, name="verification-start")
+    add("POST", "/api/verification/{id}/complete", complete, name="verification-complete")
+    add("GET", "/verify", portal, name="verify-portal")

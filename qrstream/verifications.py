@@ -1,0 +1,266 @@
+"""Verification handoff: records, input checks and the status machine.
+
+    generated ──start──▶ in_progress ──complete──▶ completed | failed
+        │                     │
+        └──────── expired ◀───┘   (at expires_at, whether or not anyone looks)
+
+Every move is one conditional write (`UPDATE … WHERE id = ? AND status = ? …`): of
+concurrent attempts exactly one changes a row. The webhook notification is written in
+the same transaction (the outbox); the change is published only after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from qrstream import notifications
+from qrstream.clock import Clock
+from qrstream.errors import BadRequest, Conflict, NotFound
+from qrstream.store import Database, Queries, Row
+
+GENERATED = "generated"
+IN_PROGRESS = "in_progress"
+COMPLETED = "completed"
+FAILED = "failed"
+EXPIRED = "expired"
+OPEN = (GENERATED, IN_PROGRESS)
+FINAL = frozenset({COMPLETED, FAILED, EXPIRED})
+RESULTS = {"approved": COMPLETED, "declined": FAILED}
+
+MAX_EXTRA_DATA_BYTES = 16 * 1024
+MAX_URL_LENGTH = 2048
+_ID = re.compile(r"ver_[0-9a-f]{20,64}")
+
+log = logging.getLogger(__name__)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def new_id() -> str:
+    """A fresh unguessable id: `ver_` and 24 lowercase hex digits (96 random bits)."""
+    return "ver_" + secrets.token_hex(12)
+
+
+def portal_url(base_url: str, verification_id: str) -> str:
+    """The portal link a verification's QR code holds."""
+    return f"{base_url}/verify?verification_id={verification_id}"
+
+
+def iso(ts: float) -> str:
+    """Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Verification:
+    id: str
+    status: str
+    extra_data: dict[str, Any] | None
+    return_url: str | None
+    created_at: float
+    updated_at: float
+    expires_at: float
+
+    @classmethod
+    def from_row(cls, row: Row) -> Verification:
+        return cls(
+            id=row["id"],
+            status=row["status"],
+            extra_data=json.loads(row["extra_data"]) if row["extra_data"] is not None else None,
+            return_url=row["return_url"],
+            created_at=float(row["created_at"]),
+            updated_at=float(row["updated_at"]),
+            expires_at=float(row["expires_at"]),
+        )
+
+    def details(self) -> dict[str, Any]:
+        """The `get-verification-details` body."""
+        return {
+            "verificationId": self.id,
+            "status": self.status,
+            "extra_data": self.extra_data,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "expiresAt": iso(self.expires_at),
+        }
+
+    def event(self) -> dict[str, Any]:
+        """The events-websocket message for this status."""
+        return {"verificationId": self.id, "status": self.status, "at": iso(self.updated_at)}
+
+
+def check_request(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """`extra_data` and `return_url` of a generate request, or BadRequest naming the field."""
+    extra = body.get("extra_data")
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise BadRequest("extra_data must be a JSON object", field="extra_data")
+        size = len(_json(extra).encode())
+        if size > MAX_EXTRA_DATA_BYTES:
+            raise BadRequest(
+                f"extra_data must be at most {MAX_EXTRA_DATA_BYTES} bytes as JSON", field="extra_data"
+            )
+    url = body.get("return_url")
+    if url is not None:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if (
+            parts is None
+            or len(url) > MAX_URL_LENGTH
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+        ):
+            raise BadRequest("return_url must be an absolute http(s) URL", field="return_url")
+    return extra, url
+
+
+def check_result(body: Mapping[str, Any]) -> str:
+    """The status a `complete` request asks for, or BadRequest."""
+    result = body.get("result")
+    if not isinstance(result, str) or result not in RESULTS:
+        raise BadRequest("result must be 'approved' or 'declined'", field="result")
+    return RESULTS[result]
+
+
+Publish = Callable[[Verification], Awaitable[None]]
+
+
+class Verifications:
+    """The verification store and its status machine, on an injected clock."""
+
+    def __init__(
+        self, db: Database, clock: Clock, *, ttl_s: float, webhook_url: str | None, publish: Publish
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._webhook_url = webhook_url or ""
+        self._publish = publish
+
+    async def create(
+        self, extra_data: dict[str, Any] | None = None, return_url: str | None = None
+    ) -> Verification:
+        """A new verification in `generated`, expiring `ttl_s` from now."""
+        now = self._clock.now()
+        verification = Verification(new_id(), GENERATED, extra_data, return_url, now, now, now + self._ttl_s)
+        await self._db.execute(
+            "INSERT INTO verifications"
+            " (id, status, extra_data, return_url, created_at, updated_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            verification.id,
+            GENERATED,
+            _json(extra_data) if extra_data is not None else None,
+            return_url,
+            now,
+            now,
+            verification.expires_at,
+        )
+        return verification
+
+    async def get(self, verification_id: str) -> Verification:
+        """The verification as of now (expiring it on the spot when due), or NotFound."""
+        if not _ID.fullmatch(verification_id):
+            raise NotFound("Verification not found")
+        row = await self._db.fetchone("SELECT * FROM verifications WHERE id = ?", verification_id)
+        if row is None:
+            raise NotFound("Verification not found")
+        verification = Verification.from_row(row)
+        if verification.status in OPEN and verification.expires_at <= self._clock.now():
+            expired = await self._expire(verification.id)
+            return expired or await self.get(verification_id)
+        return verification
+
+    async def start(self, verification_id: str) -> Verification:
+        """`generated` → `in_progress`; Conflict (with current_status) from any other status."""
+        return await self._move(verification_id, GENERATED, IN_PROGRESS, "start")
+
+    async def complete(self, verification_id: str, status: str) -> Verification:
+        """`in_progress` → `completed` or `failed`; Conflict from any other status."""
+        return await self._move(verification_id, IN_PROGRESS, status, "complete")
+
+    async def _move(self, verification_id: str, source: str, target: str, action: str) -> Verification:
+        if _ID.fullmatch(verification_id):
+            now = self._clock.now()
+            moved = await self._write(
+                "UPDATE verifications SET status = ?, updated_at = ? "
+                "WHERE id = ? AND status = ? AND expires_at > ?",
+                (target, now, verification_id, source, now),
+                verification_id,
+                now,
+            )
+            if moved is not None:
+                return moved
+        current = await self.get(verification_id)
+        raise Conflict(f"Verification must be in '{source}' state to {action}", current_status=current.status)
+
+    async def _expire(self, verification_id: str) -> Verification | None:
+        """Move an open, due verification to `expired`; None when someone else moved it first."""
+        now = self._clock.now()
+        return await self._write(
+            "UPDATE verifications SET status = ?, updated_at = ? "
+            "WHERE id = ? AND status IN (?, ?) AND expires_at <= ?",
+            (EXPIRED, now, verification_id, *OPEN, now),
+            verification_id,
+            now,
+        )
+
+    async def _write(
+        self, sql: str, args: tuple[Any, ...], verification_id: str, now: float
+    ) -> Verification | None:
+        """One conditional write, plus the webhook outbox row in the same transaction;
+        publish after the commit. None when the write changed nothing."""
+        async with self._db.transaction() as tx:
+            if await tx.execute(sql, *args) != 1:
+                return None
+            row = await tx.fetchone("SELECT * FROM verifications WHERE id = ?", verification_id)
+            if row is None:  # cannot happen: the row was just updated in this transaction
+                return None
+            verification = Verification.from_row(row)
+            if self._webhook_url:
+                await _notify(tx, verification, now, self._webhook_url)
+        try:
+            await self._publish(verification)
+        except Exception:  # the move has committed; a bus hiccup must not undo the answer
+            log.exception("could not publish the change of %s", verification_id)
+        return verification
+
+    async def expire_due(self) -> int:
+        """Expire every open verification whose time has come; the number expired here."""
+        now = self._clock.now()
+        rows = await self._db.fetchall(
+            "SELECT id FROM verifications WHERE status IN (?, ?) AND expires_at <= ? ORDER BY expires_at",
+            *OPEN,
+            now,
+        )
+        count = 0
+        for row in rows:
+            if await self._expire(row["id"]) is not None:
+                count += 1
+        return count
+
+    async def next_expiry(self) -> float | None:
+        """When the next open verification expires, if any is open."""
+        row = await self._db.fetchone(
+            "SELECT MIN(expires_at) AS t FROM verifications WHERE status IN (?, ?)", *OPEN
+        )
+        return float(row["t"]) if row and row["t"] is not None else None
+
+
+async def _notify(tx: Queries, verification: Verification, now: float, webhook_url: str) -> None:
+    body = {
+        "typeWebhook": "verificationStatusChanged",
+        "verificationId": verification.id,
+        "status": verification.status,
+        "extra_data": verification.extra_data,
+        "timestamp": int(now),
+    }
+    await notifications.enqueue(tx, body=body, now=now, webhook_url=webhook_url)

@@ -1,0 +1,270 @@
+"""The verification API (CONTRACT §4) over HTTP: keys, generate, QR code, details, start, complete."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from PIL import Image
+
+from qrstream.clock import FakeClock
+from qrstream.config import Config
+from qrstream.web.keys import SERVICES
+from tests.conftest import ClientFactory
+from tests.qrdecode import decode_png
+
+ID_PATTERN = r"ver_[0-9a-f]{24}"
+
+
+async def generate(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    resp = await client.post("/api/generate-verification", json=body, headers=headers)
+    assert resp.status == 201, await resp.text()
+    return await resp.json()  # type: ignore[no-any-return]
+
+
+async def test_no_keys_configured_is_500(make_client: ClientFactory, config: Config) -> None:
+    """With no SDK keys configured every key-guarded endpoint answers 500, even with a key."""
+    client = await make_client(config.replace(sdk_keys=()))
+    for method, path in [
+        ("POST", "/api/generate-verification"),
+        ("GET", "/api/get-verification-qrcode/ver_000000000000000000000000"),
+        ("GET", "/api/get-verification-qrcode/"),
+        ("GET", "/api/get-verification-details/ver_000000000000000000000000"),
+        ("GET", "/api/verification-events/ver_000000000000000000000000"),
+    ]:
+        resp = await client.request(method, path, headers={"X-SDK-Key": "anything"})
+        assert resp.status == 500, path
+        assert await resp.json() == {"error": "No API key configured"}
+
+
+async def test_missing_or_wrong_key_is_401(client: TestClient) -> None:
+    """A missing, wrong or empty X-SDK-Key answers 401 Invalid API key."""
+    for headers in [{}, {"X-SDK-Key": "wrong"}, {"X-SDK-Key": ""}, {"X-SDK-Key": "test-sdk-key-2"}]:
+        for method, path in [
+            ("POST", "/api/generate-verification"),
+            ("GET", "/api/get-verification-qrcode/ver_000000000000000000000000"),
+            ("GET", "/api/get-verification-details/ver_000000000000000000000000"),
+            ("GET", "/api/verification-events/ver_000000000000000000000000"),
+        ]:
+            resp = await client.request(method, path, headers=headers)
+            assert resp.status == 401, (headers, path)
+            assert await resp.json() == {"error": "Invalid API key"}
+
+
+async def test_generate(client: TestClient, sdk_headers: dict[str, str], clock: FakeClock) -> None:
+    """Generate answers 201 with the id, status, portal URL and the expiry one TTL from now."""
+    resp = await client.post("/api/generate-verification", json={}, headers=sdk_headers)
+    assert resp.status == 201
+    body = await resp.json()
+    assert set(body) == {"verificationId", "status", "url", "expiresAt"}
+    import re
+
+    assert re.fullmatch(ID_PATTERN, body["verificationId"])
+    assert body["status"] == "generated"
+    assert body["url"] == f"http://qr.test/verify?verification_id={body['verificationId']}"
+    assert body["expiresAt"] == "2026-01-01T01:00:00Z"  # FakeClock starts at 2026-01-01T00:00:00Z
+
+
+async def test_generate_empty_body_and_ids_unique(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """An empty body means {}; every verification gets its own id."""
+    ids = set()
+    for _ in range(5):
+        resp = await client.post("/api/generate-verification", headers=sdk_headers)
+        assert resp.status == 201
+        ids.add((await resp.json())["verificationId"])
+    assert len(ids) == 5
+
+
+async def test_generate_rejects_bad_input(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """Malformed JSON, wrong types, a too-big extra_data or a bad return_url answer 400 with the field."""
+    cases: list[tuple[bytes, str]] = [
+        (b"{not json", "body"),
+        (b"[1, 2]", "body"),
+        (json.dumps({"extra_data": [1]}).encode(), "extra_data"),
+        (json.dumps({"extra_data": "text"}).encode(), "extra_data"),
+        (json.dumps({"extra_data": {"blob": "x" * 16_400}}).encode(), "extra_data"),
+        (json.dumps({"return_url": "/relative"}).encode(), "return_url"),
+        (json.dumps({"return_url": "javascript:alert(1)"}).encode(), "return_url"),
+        (json.dumps({"return_url": 42}).encode(), "return_url"),
+    ]
+    for raw, field in cases:
+        resp = await client.post(
+            "/api/generate-verification",
+            data=raw,
+            headers={**sdk_headers, "Content-Type": "application/json"},
+        )
+        assert resp.status == 400, raw[:40]
+        body = await resp.json()
+        assert body["field"] == field
+        assert isinstance(body["error"], str) and body["error"]
+
+
+async def test_extra_data_at_the_limit_is_accepted(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """extra_data of exactly 16 KiB serialized is accepted and read back unchanged."""
+    filler = "x" * (16 * 1024 - len('{"k":""}'))
+    created = await generate(client, sdk_headers, extra_data={"k": filler})
+    resp = await client.get(f"/api/get-verification-details/{created['verificationId']}", headers=sdk_headers)
+    assert (await resp.json())["extra_data"] == {"k": filler}
+
+
+async def test_qr_code_png(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """The QR code is a 400x400 PNG, EC level M, 2-module margin, encoding the portal URL; cached."""
+    created = await generate(client, sdk_headers)
+    path = f"/api/get-verification-qrcode/{created['verificationId']}"
+    resp = await client.get(path, headers=sdk_headers)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "image/png"
+    assert resp.headers["Cache-Control"] == "no-store"
+    png = await resp.read()
+    assert int(resp.headers["Content-Length"]) == len(png)
+    assert "Transfer-Encoding" not in resp.headers
+    decoded = decode_png(png)
+    assert decoded.text == created["url"]
+    assert decoded.ec_level == "M"
+    assert decoded.size == (400, 400)
+    # The margin is exactly 2 modules: the top-left finder's first row is 7 dark modules.
+    image = Image.open(io.BytesIO(png)).convert("L")
+    top = next(y for y in range(400) if image.getpixel((y, y)) == 0)
+    row = [image.getpixel((x, top)) for x in range(400)]
+    margin = row.index(0)
+    finder = row.index(255, margin) - margin
+    assert margin == top
+    assert round(margin / (finder / 7)) == 2
+
+    renderer = client.app[SERVICES].renderer
+    renders = renderer.renders
+    again = await client.get(path, headers=sdk_headers)
+    assert again.status == 200
+    assert await again.read() == png
+    assert renderer.renders == renders
+
+
+async def test_qr_code_errors(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """Empty id 400, unknown or malformed id 404, a started verification 409 with current_status."""
+    resp = await client.get("/api/get-verification-qrcode/", headers=sdk_headers)
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "Missing verification_id"
+    for unknown in ["ver_0123456789abcdef01234567", "ver_xyz", "abc", "ver_ABCDEF0123456789ABCDEF01"]:
+        resp = await client.get(f"/api/get-verification-qrcode/{unknown}", headers=sdk_headers)
+        assert resp.status == 404, unknown
+        assert await resp.json() == {"error": "Verification not found"}
+    created = await generate(client, sdk_headers)
+    started = await client.post(f"/api/verification/{created['verificationId']}/start")
+    assert started.status == 200
+    resp = await client.get(f"/api/get-verification-qrcode/{created['verificationId']}", headers=sdk_headers)
+    assert resp.status == 409
+    assert await resp.json() == {
+        "error": "Verification must be in 'generated' state to generate a QR code",
+        "current_status": "in_progress",
+    }
+
+
+async def test_details(client: TestClient, sdk_headers: dict[str, str], clock: FakeClock) -> None:
+    """Details give the status, extra_data (null when none) and the three timestamps."""
+    bare = await generate(client, sdk_headers)
+    resp = await client.get(f"/api/get-verification-details/{bare['verificationId']}", headers=sdk_headers)
+    assert resp.status == 200
+    assert await resp.json() == {
+        "verificationId": bare["verificationId"],
+        "status": "generated",
+        "extra_data": None,
+        "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z",
+        "expiresAt": "2026-01-01T01:00:00Z",
+    }
+    rich = await generate(client, sdk_headers, extra_data={"user_id": "u1", "n": [1, 2]})
+    await clock.advance(90)
+    assert (await client.post(f"/api/verification/{rich['verificationId']}/start")).status == 200
+    body = await (
+        await client.get(f"/api/get-verification-details/{rich['verificationId']}", headers=sdk_headers)
+    ).json()
+    assert body["status"] == "in_progress"
+    assert body["extra_data"] == {"user_id": "u1", "n": [1, 2]}
+    assert body["updatedAt"] == "2026-01-01T00:01:30Z"
+    resp = await client.get("/api/get-verification-details/ver_0123456789abcdef01234567", headers=sdk_headers)
+    assert resp.status == 404
+    assert await resp.json() == {"error": "Verification not found"}
+    resp = await client.get("/api/get-verification-details/", headers=sdk_headers)
+    assert resp.status == 400
+
+
+async def test_start_and_complete(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """start moves generated to in_progress (with return_url); complete approved/declined ends it."""
+    approved = await generate(client, sdk_headers, return_url="https://shop.example/done?x=1")
+    vid = approved["verificationId"]
+    resp = await client.post(f"/api/verification/{vid}/start")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "in_progress", "return_url": "https://shop.example/done?x=1"}
+    resp = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    assert resp.status == 200
+    assert await resp.json() == {"status": "completed"}
+
+    declined = (await generate(client, sdk_headers))["verificationId"]
+    resp = await client.post(f"/api/verification/{declined}/start")
+    assert await resp.json() == {"status": "in_progress", "return_url": None}
+    resp = await client.post(f"/api/verification/{declined}/complete", json={"result": "declined"})
+    assert await resp.json() == {"status": "failed"}
+    details = await client.get(f"/api/get-verification-details/{declined}", headers=sdk_headers)
+    assert (await details.json())["status"] == "failed"
+
+
+async def test_moves_out_of_order_are_409(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """start twice, complete before start, or complete twice answer 409 with current_status."""
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    resp = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    assert resp.status == 409
+    assert (await resp.json())["current_status"] == "generated"
+    assert (await client.post(f"/api/verification/{vid}/start")).status == 200
+    resp = await client.post(f"/api/verification/{vid}/start")
+    assert resp.status == 409
+    body = await resp.json()
+    assert body["current_status"] == "in_progress"
+    assert isinstance(body["error"], str)
+    assert (await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})).status == 200
+    for action, payload in [("start", None), ("complete", {"result": "declined"})]:
+        resp = await client.post(f"/api/verification/{vid}/{action}", json=payload)
+        assert resp.status == 409
+        assert (await resp.json())["current_status"] == "completed"
+
+
+async def test_start_complete_unknown_and_bad_result(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """Unknown ids answer 404; a result other than approved/declined or a bad body answers 400."""
+    for path in ["/api/verification/ver_0123456789abcdef01234567/start", "/api/verification/nope/start"]:
+        resp = await client.post(path)
+        assert resp.status == 404
+        assert await resp.json() == {"error": "Verification not found"}
+    resp = await client.post(
+        "/api/verification/ver_0123456789abcdef01234567/complete", json={"result": "approved"}
+    )
+    assert resp.status == 404
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    await client.post(f"/api/verification/{vid}/start")
+    for payload in [{"result": "maybe"}, {"result": None}, {}, [1]]:
+        resp = await client.post(f"/api/verification/{vid}/complete", json=payload)
+        assert resp.status == 400
+        assert "field" in await resp.json()
+    resp = await client.post(f"/api/verification/{vid}/complete", data=b"{oops")
+    assert resp.status == 400
+    details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
+    assert (await details.json())["status"] == "in_progress"
+
+
+async def test_concurrent_starts_exactly_one_wins(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """Of 50 concurrent start calls exactly one answers 200 and 49 answer 409 in_progress."""
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    responses = await asyncio.gather(*(client.post(f"/api/verification/{vid}/start") for _ in range(50)))
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] + [409] * 49
+    for r in responses:
+        if r.status == 409:
+            assert (await r.json())["current_status"] == "in_progress"
+
+
+async def test_portal_keys_not_needed(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """The portal's start and complete need no X-SDK-Key, and a wrong one does not matter."""
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    resp = await client.post(f"/api/verification/{vid}/start", headers={"X-SDK-Key": "wrong"})
+    assert resp.status == 200
