@@ -14,6 +14,8 @@ from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.web.app import create_app
 
+pytest_plugins = ("tests.backends",)  # real PostgreSQL and Redis servers, when installed
+
 PUBLIC_URL = "http://qr.test"
 ADMIN_KEY = "test-admin-key"
 SDK_KEY = "test-sdk-key"

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from qrstream.cards import CardService
     from qrstream.services import Services
     from qrstream.verifications import Verifications
+    from qrstream.ratelimit import RateLimiter
+    from qrstream.web.limits import WsSlots
+    from qrstream.web.metrics import Metrics
     from qrstream.web.ws import Hub
     from qrstream.webhooks import WebhookSender
 
@@ -18,6 +21,9 @@ SERVICES: web.AppKey[Services] = web.AppKey("services")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 """The one websocket fan-out of the app (every family streams through it)."""
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
+WS_SLOTS: web.AppKey[WsSlots] = web.AppKey("ws_slots")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 VERIFICATIONS: web.AppKey[Verifications] = web.AppKey("verifications")
 CARDS: web.AppKey[CardService] = web.AppKey("cards")
 WEBHOOKS: web.AppKey[WebhookSender] = web.AppKey("webhooks")
