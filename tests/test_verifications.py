@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -60,8 +61,6 @@ async def test_generate(client: TestClient, sdk_headers: dict[str, str], clock: 
     assert resp.status == 201
     body = await resp.json()
     assert set(body) == {"verificationId", "status", "url", "expiresAt"}
-    import re
-
     assert re.fullmatch(ID_PATTERN, body["verificationId"])
     assert body["status"] == "generated"
     assert body["url"] == f"http://qr.test/verify?verification_id={body['verificationId']}"

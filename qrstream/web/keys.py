@@ -9,9 +9,9 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from qrstream.cards import CardService
+    from qrstream.ratelimit import RateLimiter
     from qrstream.services import Services
     from qrstream.verifications import Verifications
-    from qrstream.ratelimit import RateLimiter
     from qrstream.web.limits import WsSlots
     from qrstream.web.metrics import Metrics
     from qrstream.web.ws import Hub
