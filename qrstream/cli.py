@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except ConfigError as exc:
         print(f"qrstream: error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_format)
+    configure_logging(config.log_format, config.log_level)
     logging.getLogger("aiohttp.access").setLevel(logging.INFO)
     try:
         return asyncio.run(serve(config, demo=args.demo))

@@ -61,6 +61,13 @@ class Config:
     max_body_bytes: int = 64 * 1024
     log_format: str = "text"
     render_workers: int = 0
+    # Hardening: failed guesses a minute per client address (0: no limit), websocket caps (0: none).
+    rate_auth_failures: float = 300.0
+    rate_link_failures: float = 120.0
+    rate_signature_failures: float = 300.0
+    ws_max_per_instance: int = 10_000
+    ws_max_per_client: int = 10_000
+    log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -90,6 +97,12 @@ class Config:
             render_workers=int(
                 _number(env, "QRSTREAM_RENDER_WORKERS", min(2, os.cpu_count() or 1), minimum=0)
             ),
+            rate_auth_failures=_number(env, "QRSTREAM_RATE_AUTH_FAILURES", 300.0, minimum=0),
+            rate_link_failures=_number(env, "QRSTREAM_RATE_LINK_FAILURES", 120.0, minimum=0),
+            rate_signature_failures=_number(env, "QRSTREAM_RATE_SIGNATURE_FAILURES", 300.0, minimum=0),
+            ws_max_per_instance=int(_number(env, "QRSTREAM_WS_MAX_PER_INSTANCE", 10_000, minimum=0)),
+            ws_max_per_client=int(_number(env, "QRSTREAM_WS_MAX_PER_CLIENT", 10_000, minimum=0)),
+            log_level=env.get("QRSTREAM_LOG_LEVEL", "").strip().upper() or "INFO",
         )
         config.check()
         return config
@@ -107,6 +120,10 @@ class Config:
             raise ConfigError(f"--log-format must be 'text' or 'json', got {self.log_format!r}")
         if not self.db:
             raise ConfigError("--db must not be empty")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(
+                f"QRSTREAM_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+            )
 
     def base_url(self, bound_port: int | None = None) -> str:
         """The public URL: the configured one, or http://HOST:PORT with the real port."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class QrRenderer:
         self._pending: dict[QrSpec, asyncio.Future[QrImage]] = {}
         self.hits = 0
         self.renders = 0
+        self.render_seconds = 0.0
 
     def cached(self, spec: QrSpec) -> QrImage | None:
         image = self._cache.get(spec)
@@ -89,8 +91,11 @@ class QrRenderer:
         """Render on this thread (or return the cached image)."""
         image = self.cached(spec)
         if image is None:
+            started = time.perf_counter()
+            png = render_png(spec)
+            self.render_seconds += time.perf_counter() - started
             self.renders += 1
-            image = self._store(QrImage(spec, render_png(spec)))
+            image = self._store(QrImage(spec, png))
         return image
 
     async def render(self, spec: QrSpec) -> QrImage:
@@ -107,7 +112,9 @@ class QrRenderer:
         fut: asyncio.Future[QrImage] = loop.create_future()
         self._pending[spec] = fut
         try:
+            started = time.perf_counter()
             png = await loop.run_in_executor(self._executor, render_png, spec)
+            self.render_seconds += time.perf_counter() - started  # includes the hop to the pool
             self.renders += 1
             image = self._store(QrImage(spec, png))
             fut.set_result(image)

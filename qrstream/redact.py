@@ -1,25 +1,104 @@
-"""Masking of secrets in anything that may be logged: paths, queries, headers."""
+"""Masking of secrets in anything that may be logged: paths, queries, whole log lines.
+
+Two layers. `mask_path` knows the contract's paths and masks the capability in each
+(instance tokens, link codes, verification ids, offline signatures); the access log
+uses it. `SecretFilter`, on the log handler, masks every record on its way out: the
+same path rules anywhere in the text, the shapes of generated secrets (50-hex
+instance tokens, 64-hex signatures, `ver_…` ids, `XXXX-XXXX` pairing codes) and
+the literal keys the server was configured with.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
 
 MASK = "***"
 
-_PATTERNS = [
-    # /waInstance{id}/{method}/{token}[/...]
-    (re.compile(r"^(/waInstance\d*/[A-Za-z]+/)[^/?]+"), r"\g<1>" + MASK),
-    # /link/<code>
-    (re.compile(r"^(/link/)[^/?]+"), r"\g<1>" + MASK),
-    # /q/<code> is public in printed QR codes, but still a capability: mask it
-    (re.compile(r"^(/q/)[^/?]+"), r"\g<1>" + MASK),
-    # signature=..., token=..., key=... in a query
-    (re.compile(r"((?:^|[?&])(?:signature|token|key|apiTokenInstance)=)[^&]*", re.I), r"\g<1>" + MASK),
+_SEGMENT = r"[^/?#\s\"']+"
+
+_PATH_PATTERNS = [
+    # /waInstance{id}/{method}/{token}[/...]: the token is the instance's password
+    re.compile(r"(/waInstance\d*/[A-Za-z]+/)" + _SEGMENT),
+    # /link/<code>: a pairing code
+    re.compile(r"(/link/)" + _SEGMENT),
+    # /q/<code>: public in printed QR codes, but still a capability
+    re.compile(r"(/q/)" + _SEGMENT),
+    # /api/get-verification-qrcode/<id>, /api/get-verification-details/<id>, /api/verification-events/<id>
+    re.compile(r"(/api/(?:get-verification-[a-z]+|verification-events)/)" + _SEGMENT),
+    # /api/verification/<id>/start|complete: the id is the portal's capability
+    re.compile(r"(/api/verification/)" + _SEGMENT),
+    # secrets in a query: ?signature=…, ?verification_id=…, ?token=…, ?key=…
+    re.compile(
+        r"((?:^|[?&;\s])(?:signature|token|key|apiTokenInstance|verification_id|verificationId|code)=)[^&#\s\"']*",
+        re.I,
+    ),
 ]
+
+_SHAPES = [
+    re.compile(r"\bver_[0-9a-f]{8,}\b"),  # verification ids
+    re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{50}(?![0-9A-Za-z])"),  # instance tokens
+    re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{64}(?![0-9A-Za-z])"),  # signatures, HMACs
+    re.compile(r"(?<![0-9A-Za-z])[A-Z0-9]{4}-[A-Z0-9]{4}(?![0-9A-Za-z])"),  # pairing codes
+]
+
+_MIN_LITERAL = 6
+"""Configured keys shorter than this are not masked as literals (they would mangle every line)."""
 
 
 def mask_path(path: str) -> str:
     """`path` (with its query) with every secret part replaced by `***`."""
-    for pattern, replacement in _PATTERNS:
-        path = pattern.sub(replacement, path)
+    for pattern in _PATH_PATTERNS:
+        path = pattern.sub(r"\g<1>" + MASK, path)
     return path
+
+
+def mask_text(text: str, literals: Iterable[str] = ()) -> str:
+    """`text` with secret-bearing paths, secret-shaped words and `literals` masked."""
+    for literal in literals:
+        if literal in text:
+            text = text.replace(literal, MASK)
+    text = mask_path(text)
+    for shape in _SHAPES:
+        text = shape.sub(MASK, text)
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """A handler filter that masks secrets in each record's message and traceback."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._literals: set[str] = set()
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Also mask these literal values (the configured keys) from now on."""
+        self._literals.update(s for s in secrets if s and len(s) >= _MIN_LITERAL)
+
+    def _mask(self, text: str) -> str:
+        # Longest first, so a key that contains another is masked whole.
+        return mask_text(text, sorted(self._literals, key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: log it as it is, masked
+            message = str(record.msg)
+        record.msg, record.args = self._mask(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._mask(record.stack_info)
+        return True
+
+
+def protect_logs(secrets: Iterable[str]) -> None:
+    """Mask these literal secrets in every log handler that carries a `SecretFilter`."""
+    values = list(secrets)
+    for handler in logging.getLogger().handlers:
+        for log_filter in handler.filters:
+            if isinstance(log_filter, SecretFilter):
+                log_filter.add(values)

@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from qrstream.redact import mask_path
+from qrstream.redact import SecretFilter, mask_path
+from qrstream.web.request_id import current_request_id
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -47,9 +48,14 @@ def access_logger_for(log_format: str) -> type[AccessLogger]:
     return JsonAccessLogger if log_format == "json" else AccessLogger
 
 
-def configure_logging(log_format: str, level: int = logging.INFO) -> None:
-    """Root logging to stderr: plain text, or one JSON object per line."""
+QUIET_LOGGERS = ("aiosqlite", "asyncpg", "redis", "hpack")
+"""Libraries whose DEBUG lines echo query parameters (tokens): kept at INFO whatever the level."""
+
+
+def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
+    """Root logging to stderr: plain text, or one JSON object per line; secrets masked."""
     handler = logging.StreamHandler()
+    handler.addFilter(SecretFilter())
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
@@ -57,6 +63,8 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
 
 
 class _JsonFormatter(logging.Formatter):
@@ -69,7 +77,11 @@ class _JsonFormatter(logging.Formatter):
         if not isinstance(body, dict):
             body = {"message": message}
         entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name}
+        request_id = current_request_id()
+        if request_id:
+            entry["request_id"] = request_id
         entry.update(body)
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # exc_text, when set, is the traceback already masked by SecretFilter
+            entry["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(entry)

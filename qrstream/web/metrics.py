@@ -1,0 +1,165 @@
+"""`GET /metrics`: Prometheus text from a registry of this app's own (no process globals).
+
+Most numbers are read at scrape time from what already counts them — the renderer,
+the websocket hub, the set of open sockets — so serving requests costs nothing
+extra. The store's numbers (webhook deliveries by status, unacknowledged
+notifications) are two small queries, made at most once per `STORE_TTL_S`.
+HTTP latency is a histogram labelled by route pattern (`/waInstance{id}/qr/{token}`),
+never by the raw path, so neither secrets nor unbounded label values get in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.registry import Collector
+
+from qrstream.web.keys import HUB, METRICS, SERVICES, WEBSOCKETS
+
+log = logging.getLogger(__name__)
+
+STORE_TTL_S = 5.0
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def route_label(request: web.Request) -> str:
+    """The route's name or pattern; `unmatched` for 404s and 405s."""
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return "unmatched"
+    route = match_info.route
+    resource = route.resource
+    if resource is None:
+        return "unmatched"
+    return resource.canonical
+
+
+class _StateCollector(Collector):
+    """Reads the live counters of the app, and the last store snapshot, on each scrape."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self.deliveries: dict[str, int] = {}
+        self.unacknowledged: int | None = None
+        self._store_read_at = -STORE_TTL_S
+
+    async def refresh_store(self) -> None:
+        if time.monotonic() - self._store_read_at < STORE_TTL_S:
+            return
+        self._store_read_at = time.monotonic()
+        db = self._app[SERVICES].db
+        try:
+            rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+            self.deliveries = {str(row["status"]): int(row["n"]) for row in rows}
+            row = await db.fetchone(
+                "SELECT COUNT(*) AS n FROM notifications WHERE instance_id IS NOT NULL AND acked_at IS NULL"
+            )
+            self.unacknowledged = int(row["n"]) if row else 0
+        except Exception:  # a store that is down must not take /metrics with it
+            log.warning("could not read notification counts for /metrics", exc_info=True)
+
+    def collect(self) -> Iterator[Metric]:
+        app = self._app
+        open_ws = sum(1 for ws in list(app[WEBSOCKETS]) if not ws.closed)
+        yield GaugeMetricFamily("qrstream_websockets_open", "Open websockets in this process.", value=open_ws)
+        hub = app[HUB]
+        yield CounterMetricFamily(
+            "qrstream_ws_frames_sent", "Websocket frames sent by the fan-out.", value=hub.sent
+        )
+        yield CounterMetricFamily(
+            "qrstream_ws_frames_skipped",
+            "Frames not sent to a slow websocket (its buffer was full).",
+            value=hub.skipped,
+        )
+        renderer = app[SERVICES].renderer
+        yield SummaryMetricFamily(
+            "qrstream_qr_render_seconds",
+            "Time spent rendering QR images (cache misses).",
+            count_value=renderer.renders,
+            sum_value=renderer.render_seconds,
+        )
+        yield CounterMetricFamily(
+            "qrstream_qr_cache_hits", "QR images served from the render cache.", value=renderer.hits
+        )
+        deliveries = GaugeMetricFamily(
+            "qrstream_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+        )
+        for status in ("pending", "delivered", "failed", "cancelled"):
+            deliveries.add_metric([status], self.deliveries.get(status, 0))
+        yield deliveries
+        if self.unacknowledged is not None:
+            yield GaugeMetricFamily(
+                "qrstream_notifications_unacknowledged",
+                "Notifications queued for receiveNotification and not yet deleted.",
+                value=self.unacknowledged,
+            )
+
+
+class Metrics:
+    """This app's registry: the latency histogram and the state collector."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.latency = Histogram(
+            "qrstream_http_request_duration_seconds",
+            "HTTP request latency by route pattern (websockets are not counted).",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.state = _StateCollector(app)
+        self.registry.register(self.state)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _observe(request, exc.status, started)
+        raise
+    except asyncio.CancelledError:
+        _observe(request, 499, started)  # the client went away (nginx's number for it)
+        raise
+    except BaseException:
+        _observe(request, 500, started)
+        raise
+    # A websocket handler returns when the socket closes: its lifetime is not a latency.
+    if not isinstance(response, web.WebSocketResponse):
+        _observe(request, response.status, started)
+    return response
+
+
+def _observe(request: web.Request, status: int, started: float) -> None:
+    metrics = request.app.get(METRICS)
+    if metrics is not None:
+        labels = (request.method, route_label(request), str(status))
+        metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    await metrics.state.refresh_store()
+    body = generate_latest(metrics.registry)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[METRICS] = Metrics(app)
+    yield
+
+
+def setup(app: web.Application) -> None:
+    """`GET /metrics` and the registry (the middleware is listed in `create_app`)."""
+    app.cleanup_ctx.append(metrics_ctx)
+    app.router.add_get("/metrics", metrics_handler, name="metrics")
