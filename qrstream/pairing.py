@@ -125,7 +125,7 @@ def normalize_auth_code(value: object) -> str | None:
 
 
 def normalize_phone(value: object) -> str | None:
-    """The phone number as 7–15 digits, from an int or a string (a leading '+' and spaces,
+    """The phone number as 7 to 15 digits, from an int or a string (a leading '+' and spaces,
     dots, dashes and parentheses between digits are allowed); None when it is not one."""
     if isinstance(value, bool) or (isinstance(value, int) and value < 0):
         return None

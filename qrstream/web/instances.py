@@ -1,9 +1,164 @@
-"""Routes of the instances API family (filled in by its issue)."""
+"""Routes of the instances API family (after the Green API): `/waInstance{id}/<method>/{token}`.
+
+An unknown id, a non-numeric id or a wrong token → 401 `{"error": "Unauthorized"}`, alike.
+The admin routes (`/admin/instances`) are in `instances_admin`, the websocket in
+`scanqrcode`, the phone's pages in `link`; `setup` registers them all, and the cleanup
+context that makes the family's services.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+
 from aiohttp import web
+
+from qrstream.errors import BadRequest
+from qrstream.frames import Frames
+from qrstream.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
+from qrstream.instances import (
+    ALREADY_LOGGED,
+    AUTHORIZED,
+    STARTING,
+    STARTING_ERROR,
+    Instance,
+    Instances,
+    check_webhook_url,
+    message,
+)
+from qrstream.linking import Linking
+from qrstream.store.settings import get_or_create
+from qrstream.web import instances_admin, link, scanqrcode
+from qrstream.web.http import json_response, read_json_object, services
+from qrstream.web.keys import FRAMES, HUB, INSTANCES, LINKING, ROTATOR, SERVICES
+from qrstream.web.rotation import BusAnnouncer, Rotator
+
+log = logging.getLogger(__name__)
+
+
+def _json_text(text: str) -> web.Response:
+    """A response whose JSON body is already encoded (frames are encoded once, for everyone)."""
+    return web.Response(text=text, content_type="application/json")
+
+
+async def _instance(request: web.Request) -> Instance:
+    return await request.app[INSTANCES].authenticate(request.match_info["id"], request.match_info["token"])
+
+
+async def qr(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    if instance.state == AUTHORIZED:
+        return _json_text(ALREADY_LOGGED)
+    if instance.state == STARTING:
+        return _json_text(STARTING_ERROR)
+    frames = request.app[FRAMES]
+    try:
+        window = frames.window_at(instance.id, services(request).clock.now())
+        frame = await frames.frame(instance.id, instance.generation, window)
+    except Exception:
+        log.exception("cannot make the QR code of an instance")
+        return _json_text(message("error", "cannot make the QR code now, try again"))
+    return _json_text(frame.text)
+
+
+async def get_state(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    return json_response({"stateInstance": instance.state})
+
+
+async def logout(request: web.Request) -> web.Response:
+    await request.app[INSTANCES].logout(await _instance(request))
+    return json_response({"isLogout": True})
+
+
+async def reboot(request: web.Request) -> web.Response:
+    await request.app[INSTANCES].reboot(await _instance(request))
+    return json_response({"isReboot": True})
+
+
+def _receive_timeout(request: web.Request) -> int:
+    raw = request.query.get("receiveTimeout")
+    if raw is None:
+        return RECEIVE_TIMEOUT_DEFAULT
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or not RECEIVE_TIMEOUT_MIN <= int(raw) <= RECEIVE_TIMEOUT_MAX:
+        raise BadRequest(
+            f"receiveTimeout must be a whole number of seconds from {RECEIVE_TIMEOUT_MIN}"
+            f" to {RECEIVE_TIMEOUT_MAX}",
+            field="receiveTimeout",
+        )
+    return int(raw)
+
+
+async def receive_notification(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    timeout = _receive_timeout(request)
+    found = await request.app[INSTANCES].inbox.receive(instance.id, timeout)
+    return _json_text(found if found is not None else "null")
+
+
+async def delete_notification(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    raw = request.match_info["receiptId"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise BadRequest("receiptId must be a whole number", field="receiptId")
+    deleted = await request.app[INSTANCES].inbox.delete(instance.id, int(raw))
+    return json_response({"result": deleted})
+
+
+async def set_settings(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    body = await read_json_object(request)
+    if "webhookUrl" in body:
+        url = check_webhook_url("" if body["webhookUrl"] is None else body["webhookUrl"])
+        await request.app[INSTANCES].set_webhook_url(instance, url)
+    return json_response({"saveSettings": True})
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    return json_response({"wid": instance.wid, "webhookUrl": instance.webhook_url})
+
+
+async def get_authorization_code(request: web.Request) -> web.Response:
+    instance = await _instance(request)
+    body = await read_json_object(request)
+    code = await request.app[LINKING].issue_code(instance, body.get("phoneNumber"))
+    if code is None:  # already authorized: log out first
+        return json_response({"status": False, "code": ""})
+    return json_response({"status": True, "code": code})
+
+
+async def instances_context(app: web.Application) -> AsyncIterator[None]:
+    """The family's services: pairing secret, inbox, instances, frames, linking, rotation."""
+    core = app[SERVICES]
+    secret, _ = await get_or_create(core.db, "pairing_secret")
+    instances = Instances(core, Inbox(core.db, core.clock, core.bus), BusAnnouncer(core.bus))
+    frames = Frames(core.renderer, secret, core.base_url, core.config.qr_refresh_s)
+    app[INSTANCES] = instances
+    app[FRAMES] = frames
+    app[LINKING] = Linking(instances, frames, secret)
+    app[ROTATOR] = Rotator(core, app[HUB], instances, frames)
+    await instances.resume_reboots()
+    yield  # the rotation and reboot tasks are the core's background tasks, cancelled with it
 
 
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
+    app.cleanup_ctx.append(instances_context)
+    base = "/waInstance{id}"
+    routes = app.router
+    routes.add_get(base + "/qr/{token}", qr, name="instance-qr")
+    routes.add_get(base + "/getStateInstance/{token}", get_state, name="instance-state")
+    routes.add_get(base + "/logout/{token}", logout, name="instance-logout")
+    routes.add_get(base + "/reboot/{token}", reboot, name="instance-reboot")
+    routes.add_get(base + "/receiveNotification/{token}", receive_notification, name="instance-receive")
+    routes.add_delete(
+        base + "/deleteNotification/{token}/{receiptId}", delete_notification, name="instance-delete-note"
+    )
+    routes.add_post(base + "/setSettings/{token}", set_settings, name="instance-set-settings")
+    routes.add_get(base + "/getSettings/{token}", get_settings, name="instance-get-settings")
+    routes.add_post(base + "/getAuthorizationCode/{token}", get_authorization_code, name="instance-auth-code")
+    scanqrcode.setup(app)
+    instances_admin.setup(app)
+    link.setup(app)

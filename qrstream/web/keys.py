@@ -9,11 +9,15 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from qrstream.cards import CardService
+    from qrstream.frames import Frames
+    from qrstream.instances import Instances
+    from qrstream.linking import Linking
     from qrstream.ratelimit import RateLimiter
     from qrstream.services import Services
     from qrstream.verifications import Verifications
     from qrstream.web.limits import WsSlots
     from qrstream.web.metrics import Metrics
+    from qrstream.web.rotation import Rotator
     from qrstream.web.ws import Hub
     from qrstream.webhooks import WebhookSender
 
@@ -27,3 +31,7 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 VERIFICATIONS: web.AppKey[Verifications] = web.AppKey("verifications")
 CARDS: web.AppKey[CardService] = web.AppKey("cards")
 WEBHOOKS: web.AppKey[WebhookSender] = web.AppKey("webhooks")
+INSTANCES: web.AppKey[Instances] = web.AppKey("instances")
+FRAMES: web.AppKey[Frames] = web.AppKey("frames")
+LINKING: web.AppKey[Linking] = web.AppKey("linking")
+ROTATOR: web.AppKey[Rotator] = web.AppKey("rotator")

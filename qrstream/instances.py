@@ -1,0 +1,284 @@
+"""Instances (the Green API account model): credentials, settings, logout, reboot, deletion.
+
+States: `notAuthorized` → `authorized` when a pairing code is redeemed (`linking`), back
+to `notAuthorized` on logout (which bumps the generation, so every earlier code is dead);
+any state → `starting` on reboot → the state it had, `REBOOT_S` later.
+Every move is one conditional write, and every change of `stateInstance` writes its
+`stateInstanceChanged` notification in the same transaction (the outbox).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from qrstream import notifications
+from qrstream.errors import BadRequest, NotFound, Unauthorized
+from qrstream.inbox import Inbox
+from qrstream.services import Services
+from qrstream.signing import same_secret
+from qrstream.store import Queries, Row
+
+NOT_AUTHORIZED = "notAuthorized"
+AUTHORIZED = "authorized"
+STARTING = "starting"
+REBOOT_S = 2.0
+"""How long a rebooting instance stays `starting`."""
+
+_DUMMY_TOKEN = "0" * 50  # compared against when the id is unknown: the same work either way
+_COLUMNS = "id, token, state, wid, webhook_url, generation, resume_state, starting_until"
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: int
+    token: str
+    state: str
+    wid: str
+    webhook_url: str
+    generation: int
+    resume_state: str
+    starting_until: float | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Instance:
+        return cls(
+            id=int(row["id"]),
+            token=str(row["token"]),
+            state=str(row["state"]),
+            wid=str(row["wid"]),
+            webhook_url=str(row["webhook_url"]),
+            generation=int(row["generation"]),
+            resume_state=str(row["resume_state"]),
+            starting_until=row["starting_until"],
+        )
+
+
+class Announcer(Protocol):
+    """Where state changes are told to the instance's live streams (the websocket hub)."""
+
+    async def announce(self, instance_id: int, text: str, *, final: bool = False) -> None:
+        """Send `text` to every stream of the instance; `final` closes them after it."""
+        ...
+
+
+def message(kind: str, body: Any) -> str:
+    """A `{"type", "message"}` text as the qr endpoint and the websocket send it."""
+    return json.dumps({"type": kind, "message": body}, separators=(",", ":"), ensure_ascii=False)
+
+
+ALREADY_LOGGED = message("alreadyLogged", "instance account already authorized")
+TIMEOUT_EXPIRED = message("timeoutExpired", "timeoutExpired")
+DELETED = message("error", "instance deleted")
+STARTING_ERROR = message("error", "instance is starting, try again in a few seconds")
+
+
+def account_data(wid: str) -> str:
+    return message("accountData", {"wid": wid, "phone": wid.partition("@")[0]})
+
+
+def check_webhook_url(value: object, field: str = "webhookUrl") -> str:
+    """An absolute http(s) URL, or "" for none; BadRequest otherwise."""
+    if not isinstance(value, str):
+        raise BadRequest(f"{field} must be a string", field=field)
+    value = value.strip()
+    if value:
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise BadRequest(f"{field} must be an absolute http(s) URL", field=field)
+    return value
+
+
+def parse_id(raw: str) -> int | None:
+    """An idInstance from a path: digits only, else None."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        return None
+    return int(raw)
+
+
+async def record_change(
+    tx: Queries, *, instance_id: int, wid: str, state: str, webhook_url: str, now: float
+) -> None:
+    """Queue the `stateInstanceChanged` notification of a change, in the change's transaction."""
+    body = {
+        "typeWebhook": "stateInstanceChanged",
+        "instanceData": {"idInstance": instance_id, "wid": wid, "typeInstance": "whatsapp"},
+        "timestamp": int(now),
+        "stateInstance": state,
+    }
+    await notifications.enqueue(tx, body=body, now=now, instance_id=instance_id, webhook_url=webhook_url)
+
+
+class Instances:
+    """The instance store and its state moves."""
+
+    def __init__(self, services: Services, inbox: Inbox, announcer: Announcer) -> None:
+        self.services = services
+        self.inbox = inbox
+        self.announcer = announcer
+        self._db = services.db
+        self._clock = services.clock
+
+    async def create(self, webhook_url: str = "") -> Instance:
+        """A new `notAuthorized` instance with a random 10-digit id and a 50-hex token."""
+        now = self._clock.now()
+        while True:
+            instance_id = secrets.randbelow(9 * 10**9) + 10**9
+            token = secrets.token_hex(25)
+            row = await self._db.fetchone(
+                "INSERT INTO instances (id, token, state, webhook_url, created_at, updated_at)"
+                f" VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
+                instance_id,
+                token,
+                NOT_AUTHORIZED,
+                webhook_url,
+                now,
+                now,
+            )
+            if row is not None:
+                return Instance.from_row(row)
+
+    async def get(self, instance_id: int) -> Instance | None:
+        """The instance as it is now (a reboot whose time is up is finished first)."""
+        row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM instances WHERE id = ?", instance_id)
+        if row is None:
+            return None
+        instance = Instance.from_row(row)
+        if instance.state == STARTING and (instance.starting_until or 0) <= self._clock.now():
+            await self.finish_reboot(instance_id)
+            return await self.get(instance_id)
+        return instance
+
+    async def require(self, instance_id: int) -> Instance:
+        instance = await self.get(instance_id)
+        if instance is None:
+            raise NotFound("Instance not found")
+        return instance
+
+    async def authenticate(self, raw_id: str, token: str) -> Instance:
+        """The instance named by a path's id and token; 401 alike for an unknown id or a wrong token."""
+        instance_id = parse_id(raw_id)
+        instance = await self.get(instance_id) if instance_id is not None else None
+        matches = same_secret(token, instance.token if instance is not None else _DUMMY_TOKEN)
+        if instance is None or not matches:
+            raise Unauthorized("Unauthorized")
+        return instance
+
+    async def set_webhook_url(self, instance: Instance, url: str) -> None:
+        await self._db.execute(
+            "UPDATE instances SET webhook_url = ?, updated_at = ? WHERE id = ?",
+            url,
+            self._clock.now(),
+            instance.id,
+        )
+
+    async def changed(self, instance_id: int) -> None:
+        """After a committed change: wake the long polls and the webhook sender."""
+        self.services.notify_pending()
+        await self.inbox.wake(instance_id)
+
+    async def logout(self, instance: Instance) -> None:
+        """Back to `notAuthorized` with a new generation (no change when already there)."""
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone("SELECT wid, webhook_url FROM instances WHERE id = ?", instance.id)
+            changed = await tx.execute(
+                "UPDATE instances SET state = ?, wid = '', generation = generation + 1, resume_state = '',"
+                " starting_until = NULL, updated_at = ? WHERE id = ? AND state <> ?",
+                NOT_AUTHORIZED,
+                now,
+                instance.id,
+                NOT_AUTHORIZED,
+            )
+            if changed != 1 or row is None:
+                return
+            await record_change(
+                tx,
+                instance_id=instance.id,
+                wid=str(row["wid"]),
+                state=NOT_AUTHORIZED,
+                webhook_url=str(row["webhook_url"]),
+                now=now,
+            )
+        await self.changed(instance.id)
+
+    async def reboot(self, instance: Instance) -> None:
+        """`starting` now, and back to the current state `REBOOT_S` later (no change when starting)."""
+        now = self._clock.now()
+        until = now + REBOOT_S
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE instances SET state = ?, resume_state = state, starting_until = ?, updated_at = ?"
+                " WHERE id = ? AND state <> ? RETURNING wid, webhook_url",
+                STARTING,
+                until,
+                now,
+                instance.id,
+                STARTING,
+            )
+            if row is None:
+                return
+            await record_change(
+                tx,
+                instance_id=instance.id,
+                wid=str(row["wid"]),
+                state=STARTING,
+                webhook_url=str(row["webhook_url"]),
+                now=now,
+            )
+        await self.changed(instance.id)
+        self.schedule_reboot_end(instance.id, until)
+
+    def schedule_reboot_end(self, instance_id: int, until: float) -> None:
+        async def finish() -> None:
+            await self._clock.sleep_until(until)
+            await self.finish_reboot(instance_id)
+
+        self.services.spawn(finish(), f"reboot-{instance_id}")
+
+    async def finish_reboot(self, instance_id: int) -> None:
+        """End a reboot whose time is up: back to the state it had (one winner, one notification)."""
+        now = self._clock.now()
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "UPDATE instances SET state = resume_state, resume_state = '', starting_until = NULL,"
+                " updated_at = ? WHERE id = ? AND state = ? AND starting_until <= ?"
+                " RETURNING state, wid, webhook_url",
+                now,
+                instance_id,
+                STARTING,
+                now,
+            )
+            if row is None:
+                return
+            await record_change(
+                tx,
+                instance_id=instance_id,
+                wid=str(row["wid"]),
+                state=str(row["state"]),
+                webhook_url=str(row["webhook_url"]),
+                now=now,
+            )
+        await self.changed(instance_id)
+
+    async def resume_reboots(self) -> None:
+        """At start: finish the reboots a previous run left behind, on their schedule."""
+        rows = await self._db.fetchall("SELECT id, starting_until FROM instances WHERE state = ?", STARTING)
+        for row in rows:
+            self.schedule_reboot_end(int(row["id"]), float(row["starting_until"] or 0))
+
+    async def delete(self, instance_id: int) -> bool:
+        """Remove the instance and its pairing codes; its streams get a final error."""
+        async with self._db.transaction() as tx:
+            deleted = await tx.execute("DELETE FROM instances WHERE id = ?", instance_id)
+            await tx.execute("DELETE FROM auth_codes WHERE instance_id = ?", instance_id)
+        if deleted:
+            await self.announcer.announce(instance_id, DELETED, final=True)
+        return deleted == 1

@@ -1,0 +1,60 @@
+"""Admin routes of instances: create, read, delete (admin bearer key).
+
+Unknown or non-numeric ids → 404 `{"error": "Instance not found"}`. Deleting an
+instance closes its websockets: a final `{"type": "error", "message": "instance deleted"}`,
+then close 1000.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from qrstream.errors import NotFound
+from qrstream.instances import Instance, check_webhook_url, parse_id
+from qrstream.web.auth import require_admin
+from qrstream.web.http import json_response, read_json_object
+from qrstream.web.keys import INSTANCES
+
+
+def _id(request: web.Request) -> int:
+    instance_id = parse_id(request.match_info["id"])
+    if instance_id is None:
+        raise NotFound("Instance not found")
+    return instance_id
+
+
+def admin_view(instance: Instance) -> dict[str, object]:
+    return {
+        "idInstance": instance.id,
+        "stateInstance": instance.state,
+        "wid": instance.wid,
+        "webhookUrl": instance.webhook_url,
+    }
+
+
+async def create_instance(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await read_json_object(request, allow_empty=True)
+    raw_url = body.get("webhookUrl")
+    url = check_webhook_url("" if raw_url is None else raw_url)
+    instance = await request.app[INSTANCES].create(url)
+    return json_response({"idInstance": instance.id, "apiTokenInstance": instance.token}, status=201)
+
+
+async def get_instance(request: web.Request) -> web.Response:
+    require_admin(request)
+    instance = await request.app[INSTANCES].require(_id(request))
+    return json_response(admin_view(instance))
+
+
+async def delete_instance(request: web.Request) -> web.Response:
+    require_admin(request)
+    if not await request.app[INSTANCES].delete(_id(request)):
+        raise NotFound("Instance not found")
+    return web.Response(status=204)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/admin/instances", create_instance, name="admin-instance-create")
+    app.router.add_get("/admin/instances/{id}", get_instance, name="admin-instance")
+    app.router.add_delete("/admin/instances/{id}", delete_instance, name="admin-instance-delete")
