@@ -13,10 +13,10 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from qrstream.bus import Bus
 from qrstream.errors import BadRequest, Conflict
 from qrstream.expiry import sweep_forever
 from qrstream.qr import QrSpec
+from qrstream.services import Services
 from qrstream.verifications import (
     FINAL,
     GENERATED,
@@ -42,12 +42,16 @@ def topic(verification_id: str) -> str:
     return f"verification:{verification_id}"
 
 
-def bus_publisher(bus: Bus) -> Publish:
-    """Publish each change as a hub envelope; final statuses close the sockets after sending."""
+def after_change(the_services: Services) -> Publish:
+    """What follows each committed change: wake the webhook sender (the outbox row is in),
+    publish a hub envelope; final statuses close the sockets after sending."""
 
     async def publish(verification: Verification) -> None:
+        if the_services.config.webhook_url:
+            the_services.notify_pending()
         text = dumps(verification.event())
-        await bus.publish(topic(verification.id), envelope(text, final=verification.status in FINAL))
+        final = verification.status in FINAL
+        await the_services.bus.publish(topic(verification.id), envelope(text, final=final))
 
     return publish
 
@@ -143,7 +147,7 @@ async def verifications_ctx(app: web.Application) -> AsyncIterator[None]:
         the_services.clock,
         ttl_s=the_services.config.verification_ttl_s,
         webhook_url=the_services.config.webhook_url,
-        publish=bus_publisher(the_services.bus),
+        publish=after_change(the_services),
     )
     app[VERIFICATIONS] = verifications
     sweeper = the_services.spawn(sweep_forever(verifications, the_services.clock), "verification-expiry")
