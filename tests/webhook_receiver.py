@@ -1,0 +1,133 @@
+"""A real HTTP webhook receiver for tests, and helpers that drive the fake clock until it hears."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from qrstream import notifications
+from qrstream.clock import FakeClock
+from qrstream.services import Services
+
+
+@dataclass
+class Hit:
+    """One POST the receiver got, and what it answered."""
+
+    path: str
+    body: bytes
+    headers: CIMultiDictProxy[str]
+    status: int
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """Records every POST; answers each with `answer(hit_number, body)` (default 200)."""
+
+    def __init__(self, answer: Callable[[int, bytes], int] | None = None) -> None:
+        self.answer = answer or (lambda n, body: 200)
+        self.hits: list[Hit] = []
+        self.hold: asyncio.Event | None = None
+        self._changed = asyncio.Event()
+        self.app = web.Application()
+        self.app.router.add_post("/{tail:.*}", self._handle)
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.hold is not None:
+            await self.hold.wait()
+        status = self.answer(len(self.hits), body)
+        self.hits.append(Hit(request.path, body, request.headers, status))
+        self._changed.set()
+        return web.Response(status=status, text="ok")
+
+    @property
+    def accepted(self) -> list[Hit]:
+        return [h for h in self.hits if 200 <= h.status < 300]
+
+    async def changed(self, within: float) -> None:
+        """Wait up to `within` real seconds for the next hit; none coming is not an error."""
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within)
+
+
+def answers(*statuses: int) -> Callable[[int, bytes], int]:
+    """Answer the first hits with `statuses`, every later one with 200."""
+    return lambda n, body: statuses[n] if n < len(statuses) else 200
+
+
+async def drive(
+    clock: FakeClock,
+    until: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    *,
+    receiver: Receiver | None = None,
+    step: float = 1.0,
+    limit: int = 2000,
+) -> None:
+    """Advance the fake clock `step` at a time until `until()` holds; the real wait between
+    steps only lets sockets and the database catch up."""
+    for _ in range(limit):
+        done = until()
+        if not isinstance(done, bool):
+            done = await done
+        if done:
+            return
+        await clock.advance(step)
+        if receiver is not None:
+            await receiver.changed(0.02)
+        else:
+            await asyncio.sleep(0.005)
+    raise AssertionError("the condition never held")
+
+
+async def add_instance(services: Services, instance_id: int, webhook_url: str) -> None:
+    """An instance row, as the instances API would store it."""
+    now = services.clock.now()
+    await services.db.execute(
+        "INSERT INTO instances (id, token, state, webhook_url, created_at, updated_at)"
+        " VALUES (?, ?, 'notAuthorized', ?, ?, ?)",
+        instance_id,
+        "t" * 50,
+        webhook_url,
+        now,
+        now,
+    )
+
+
+async def change_state(services: Services, instance_id: int, state: str, *, wake: bool = True) -> int:
+    """One stateInstanceChanged, written like the instances API: state and outbox in one transaction."""
+    now = services.clock.now()
+    async with services.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE instances SET state = ?, updated_at = ? WHERE id = ?", state, now, instance_id
+        )
+        row = await tx.fetchone("SELECT wid, webhook_url FROM instances WHERE id = ?", instance_id)
+        assert row is not None
+        body = {
+            "typeWebhook": "stateInstanceChanged",
+            "instanceData": {"idInstance": instance_id, "wid": row["wid"], "typeInstance": "whatsapp"},
+            "timestamp": int(now),
+            "stateInstance": state,
+        }
+        receipt_id = await notifications.enqueue(
+            tx, body=body, now=now, instance_id=instance_id, webhook_url=row["webhook_url"]
+        )
+    if wake:
+        services.notify_pending()
+    return receipt_id
+
+
+async def delivery(services: Services, receipt_id: int) -> dict[str, Any]:
+    row = await services.db.fetchone("SELECT * FROM deliveries WHERE receipt_id = ?", receipt_id)
+    assert row is not None
+    return dict(row)
