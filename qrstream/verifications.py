@@ -1,4 +1,4 @@
-"""Verification handoff: records, input checks and the status machine.
+"""Verification handoff: the status machine over the stored records (see `verification_records`).
 
     generated ──start──▶ in_progress ──complete──▶ completed | failed
         │                     │
@@ -11,124 +11,26 @@ the same transaction (the outbox); the change is published only after the commit
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from qrstream import notifications
 from qrstream.clock import Clock
-from qrstream.errors import BadRequest, Conflict, NotFound
-from qrstream.store import Database, Queries, Row
-
-GENERATED = "generated"
-IN_PROGRESS = "in_progress"
-COMPLETED = "completed"
-FAILED = "failed"
-EXPIRED = "expired"
-OPEN = (GENERATED, IN_PROGRESS)
-FINAL = frozenset({COMPLETED, FAILED, EXPIRED})
-RESULTS = {"approved": COMPLETED, "declined": FAILED}
-
-MAX_EXTRA_DATA_BYTES = 16 * 1024
-MAX_URL_LENGTH = 2048
-_ID = re.compile(r"ver_[0-9a-f]{20,64}")
+from qrstream.errors import Conflict, NotFound
+from qrstream.store import Database, Queries
+from qrstream.verification_records import (
+    EXPIRED,
+    GENERATED,
+    ID_PATTERN,
+    IN_PROGRESS,
+    OPEN,
+    Verification,
+    new_id,
+    to_json,
+)
 
 log = logging.getLogger(__name__)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def new_id() -> str:
-    """A fresh unguessable id: `ver_` and 24 lowercase hex digits (96 random bits)."""
-    return "ver_" + secrets.token_hex(12)
-
-
-def portal_url(base_url: str, verification_id: str) -> str:
-    """The portal link a verification's QR code holds."""
-    return f"{base_url}/verify?verification_id={verification_id}"
-
-
-def iso(ts: float) -> str:
-    """Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class Verification:
-    id: str
-    status: str
-    extra_data: dict[str, Any] | None
-    return_url: str | None
-    created_at: float
-    updated_at: float
-    expires_at: float
-
-    @classmethod
-    def from_row(cls, row: Row) -> Verification:
-        return cls(
-            id=row["id"],
-            status=row["status"],
-            extra_data=json.loads(row["extra_data"]) if row["extra_data"] is not None else None,
-            return_url=row["return_url"],
-            created_at=float(row["created_at"]),
-            updated_at=float(row["updated_at"]),
-            expires_at=float(row["expires_at"]),
-        )
-
-    def details(self) -> dict[str, Any]:
-        """The `get-verification-details` body."""
-        return {
-            "verificationId": self.id,
-            "status": self.status,
-            "extra_data": self.extra_data,
-            "createdAt": iso(self.created_at),
-            "updatedAt": iso(self.updated_at),
-            "expiresAt": iso(self.expires_at),
-        }
-
-    def event(self) -> dict[str, Any]:
-        """The events-websocket message for this status."""
-        return {"verificationId": self.id, "status": self.status, "at": iso(self.updated_at)}
-
-
-def check_request(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """`extra_data` and `return_url` of a generate request, or BadRequest naming the field."""
-    extra = body.get("extra_data")
-    if extra is not None:
-        if not isinstance(extra, dict):
-            raise BadRequest("extra_data must be a JSON object", field="extra_data")
-        size = len(_json(extra).encode())
-        if size > MAX_EXTRA_DATA_BYTES:
-            raise BadRequest(
-                f"extra_data must be at most {MAX_EXTRA_DATA_BYTES} bytes as JSON", field="extra_data"
-            )
-    url = body.get("return_url")
-    if url is not None:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if (
-            parts is None
-            or len(url) > MAX_URL_LENGTH
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-        ):
-            raise BadRequest("return_url must be an absolute http(s) URL", field="return_url")
-    return extra, url
-
-
-def check_result(body: Mapping[str, Any]) -> str:
-    """The status a `complete` request asks for, or BadRequest."""
-    result = body.get("result")
-    if not isinstance(result, str) or result not in RESULTS:
-        raise BadRequest("result must be 'approved' or 'declined'", field="result")
-    return RESULTS[result]
 
 
 Publish = Callable[[Verification], Awaitable[None]]
@@ -158,7 +60,7 @@ class Verifications:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             verification.id,
             GENERATED,
-            _json(extra_data) if extra_data is not None else None,
+            to_json(extra_data) if extra_data is not None else None,
             return_url,
             now,
             now,
@@ -168,7 +70,7 @@ class Verifications:
 
     async def get(self, verification_id: str) -> Verification:
         """The verification as of now (expiring it on the spot when due), or NotFound."""
-        if not _ID.fullmatch(verification_id):
+        if not ID_PATTERN.fullmatch(verification_id):
             raise NotFound("Verification not found")
         row = await self._db.fetchone("SELECT * FROM verifications WHERE id = ?", verification_id)
         if row is None:
@@ -188,7 +90,7 @@ class Verifications:
         return await self._move(verification_id, IN_PROGRESS, status, "complete")
 
     async def _move(self, verification_id: str, source: str, target: str, action: str) -> Verification:
-        if _ID.fullmatch(verification_id):
+        if ID_PATTERN.fullmatch(verification_id):
             now = self._clock.now()
             moved = await self._write(
                 "UPDATE verifications SET status = ?, updated_at = ? "

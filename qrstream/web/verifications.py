@@ -17,17 +17,16 @@ from qrstream.errors import BadRequest, Conflict
 from qrstream.expiry import sweep_forever
 from qrstream.qr import QrSpec
 from qrstream.services import Services
-from qrstream.verifications import (
+from qrstream.verification_records import (
     FINAL,
     GENERATED,
-    Publish,
     Verification,
-    Verifications,
     check_request,
     check_result,
     iso,
     portal_url,
 )
+from qrstream.verifications import Publish, Verifications
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import HUB, SERVICES, VERIFICATIONS
