@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from qrstream.redact import SecretFilter, mask_path
-from qrstream.web.request_id import current_request_id
+from qrstream.web.request_id import REQUEST_ID, current_request_id
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -24,7 +24,7 @@ class AccessLogger(AbstractAccessLogger):
             "status": response.status,
             "duration_ms": round(time * 1000, 2),
         }
-        request_id = request.get("request_id")
+        request_id = request.get(REQUEST_ID)  # type: ignore[call-overload]
         if request_id:
             fields["request_id"] = request_id
         if self.json_format:

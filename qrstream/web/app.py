@@ -10,8 +10,9 @@ from aiohttp import WSCloseCode, web
 
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
+from qrstream.redact import protect_logs
 from qrstream.services import open_services
-from qrstream.web import cards, instances, pages, static, verifications, webhooks
+from qrstream.web import cards, instances, limits, metrics, pages, request_id, static, verifications, webhooks
 from qrstream.web.http import json_response
 from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware
@@ -31,7 +32,15 @@ async def close_websockets(app: web.Application) -> None:
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Build the whole server for `config`; `clock` defaults to the system clock."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=config.max_body_bytes)
+    # Outermost first: the request id wraps everything, metrics see the final status,
+    # the limits middleware sees domain errors before they become responses.
+    middlewares = [
+        request_id.request_id_middleware,
+        metrics.metrics_middleware,
+        errors_middleware,
+        limits.limits_middleware,
+    ]
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_body_bytes)
     app[WEBSOCKETS] = weakref.WeakSet()
     the_clock = clock if clock is not None else SystemClock()
 
@@ -39,12 +48,16 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         services = await open_services(config, the_clock)
         app[SERVICES] = services
         app[HUB] = Hub(services.bus)
+        protect_logs((services.secrets.admin_key, *config.sdk_keys, *services.secrets.signing_keys))
         yield
         await services.close()
 
     app.cleanup_ctx.append(core)
     app.on_shutdown.append(close_websockets)
     app.router.add_get("/healthz", healthz, name="healthz")
+    request_id.setup(app)
+    metrics.setup(app)
+    limits.setup(app)
     # API families register here, in dependency order (their cleanup contexts follow core's).
     cards.setup(app)
     verifications.setup(app)

@@ -1,6 +1,6 @@
 """Request ids: take a sane `X-Request-Id` from the client or make one, echo it, log it.
 
-The id is kept on the request (`request["request_id"]`, read by the access log), in a
+The id is kept on the request (`request[REQUEST_ID]`, read by the access log), in a
 context variable for the duration of the handler (so any log line written while
 handling it carries it), and in the response's `X-Request-Id` header — on every
 response, websocket upgrades and files included, as it is set when headers go out.
@@ -16,6 +16,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 HEADER = "X-Request-Id"
+
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+"""Where the request keeps its id (the access log reads it)."""
 
 _SANE = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 """What we accept from a client: short, printable, nothing that could forge a log line."""
@@ -37,7 +40,7 @@ def _pick(given: str | None) -> str:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = _pick(request.headers.get(HEADER))
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     token = _current.set(request_id)
     try:
         return await handler(request)
@@ -46,7 +49,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 async def _echo(request: web.Request, response: web.StreamResponse) -> None:
-    request_id = request.get("request_id")
+    request_id = request.get(REQUEST_ID)
     if request_id:
         response.headers[HEADER] = request_id
 
