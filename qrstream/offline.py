@@ -21,7 +21,7 @@ _EXPIRES = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 
 
-def signed_url(base_url: str, card_uuid: str, expires: int) -> str:
+def signed_url(base_url: str, card_uuid: str, expires: int | str) -> str:
     """The URL the signature covers."""
     return f"{base_url}/v1/public/card/{card_uuid}/qr-code/offline?expires={expires}"
 
@@ -49,7 +49,8 @@ def verify(
     given_expires, given_signature = expires[0], signature[0]
     if not _EXPIRES.match(given_expires) or not _SIGNATURE.match(given_signature):
         raise InvalidSignature()
-    message = signed_url(base_url, card_uuid, int(given_expires))
+    # The URL as given, like Laravel: `expires=0123` is not the URL that was signed.
+    message = signed_url(base_url, card_uuid, given_expires)
     # The signature is checked before the expiry, as Laravel does: the answer for an
     # expired link then says nothing about whether it was ever genuine.
     if not signature_matches(message, given_signature, keys):
