@@ -21,8 +21,9 @@ from qrstream.frames import Frames
 from qrstream.instances import ALREADY_LOGGED, AUTHORIZED, DELETED, TIMEOUT_EXPIRED, Instance
 from qrstream.web.http import services
 from qrstream.web.keys import FRAMES, HUB, INSTANCES, ROTATOR
+from qrstream.web.limits import open_capped_websocket
 from qrstream.web.rotation import topic
-from qrstream.web.ws import Hub, close_quietly, open_websocket, read_until_closed
+from qrstream.web.ws import Hub, close_quietly, read_until_closed
 
 
 async def _say_and_close(ws: web.WebSocketResponse, text: str) -> web.WebSocketResponse:
@@ -69,7 +70,9 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
     instance = await instances.authenticate(request.match_info["id"], request.match_info["token"])
     clock = services(request).clock
     started = clock.now()
-    ws = await open_websocket(request)
+    ws = await open_capped_websocket(request, topic(instance.id))
+    if ws.closed:  # refused with 1013: too many subscribers for this instance or from this address
+        return ws
     if instance.state == AUTHORIZED:
         return await _say_and_close(ws, ALREADY_LOGGED)
     hub, name = request.app[HUB], topic(instance.id)
