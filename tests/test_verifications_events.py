@@ -226,3 +226,18 @@ async def test_concurrent_read_and_sweep_expire_once(
     assert {(await r.json())["status"] for r in responses} == {"expired"}
     rows = [body for body, _, _ in await outbox(client)]
     assert [b["status"] for b in rows] == ["expired"]
+
+
+async def test_events_capped_per_verification(
+    make_client: ClientFactory, config: Config, sdk_headers: dict[str, str]
+) -> None:
+    """Past the per-group websocket cap a watcher is closed at once with 1013."""
+    client = await make_client(config.replace(ws_max_per_instance=1))
+    vid = await generate(client, sdk_headers)
+    first = await client.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
+    assert (await first.receive_json(timeout=5))["status"] == "generated"
+    second = await client.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
+    closing = await second.receive(timeout=5)
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert second.close_code == 1013
+    await first.close()

@@ -30,8 +30,9 @@ from qrstream.verifications import Publish, Verifications
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import HUB, SERVICES, VERIFICATIONS
+from qrstream.web.limits import open_capped_websocket
 from qrstream.web.static import page
-from qrstream.web.ws import close_quietly, envelope, open_websocket, read_until_closed
+from qrstream.web.ws import close_quietly, envelope, read_until_closed
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
 
@@ -117,7 +118,9 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     verifications = request.app[VERIFICATIONS]
     verification_id = request.match_info["id"]
     await verifications.get(verification_id)  # 404 before upgrading
-    ws = await open_websocket(request)
+    ws = await open_capped_websocket(request, topic(verification_id))
+    if ws.closed:  # refused: too many sockets for this verification or from this address
+        return ws
     hub = request.app[HUB]
     # Join before reading: a change committed after the read is then sure to reach us.
     hub.join(topic(verification_id), ws, request.transport)
