@@ -16,6 +16,7 @@ the injected `Clock`, and the jitter comes from an injectable `random.Random`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -149,7 +150,7 @@ class WebhookSender:
                 self._work(destination), name=f"webhooks {destination.split(':', 1)[0]}"
             )
             self._workers[destination] = task
-            task.add_done_callback(lambda t, d=destination: self._worker_done(d, t))
+            task.add_done_callback(functools.partial(self._worker_done, destination))
 
     def _worker_done(self, destination: str, task: asyncio.Task[None]) -> None:
         if self._workers.get(destination) is task:

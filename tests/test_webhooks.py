@@ -10,6 +10,7 @@ import socket
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
@@ -22,14 +23,13 @@ from tests.webhook_receiver import Receiver, add_instance, answers, change_state
 SIGNING_KEY = "signing-key-one"  # the first of the test config's signing keys signs
 
 
-def services_of(client: TestClient) -> Services:
-    return client.server.app[SERVICES]
+Client = TestClient[web.Request, web.Application]
 
 
-async def start(make_client: ClientFactory, config: Config) -> tuple[TestClient, Services]:
+async def start(make_client: ClientFactory, config: Config) -> tuple[Client, Services]:
     client = await make_client(config)
-    client.server.app[WEBHOOKS].rng.seed(5)  # reproducible jitter
-    return client, services_of(client)
+    client.app[WEBHOOKS].rng.seed(5)  # reproducible jitter
+    return client, client.app[SERVICES]
 
 
 def free_port() -> int:
@@ -171,7 +171,7 @@ async def test_given_up_delivery_is_listed_and_logged_once(
     receipt_id = await change_state(svc, 1100000004, "authorized")
 
     async def given_up() -> bool:
-        return (await delivery(svc, receipt_id))["status"] == "failed"
+        return bool((await delivery(svc, receipt_id))["status"] == "failed")
 
     await drive(clock, given_up, receiver=receiver, step=2)
     assert clock.now() >= created + 60

@@ -65,5 +65,5 @@ async def test_no_webhook_url_configured_sends_nothing(
     resp = await client.post("/api/generate-verification", json={}, headers=sdk_headers)
     vid = (await resp.json())["verificationId"]
     assert (await client.post(f"/api/verification/{vid}/start", headers=sdk_headers)).status == 200
-    row = await client.server.app[SERVICES].db.fetchone("SELECT COUNT(*) AS n FROM deliveries")
+    row = await client.app[SERVICES].db.fetchone("SELECT COUNT(*) AS n FROM deliveries")
     assert row is not None and row["n"] == 0
