@@ -1,0 +1,70 @@
+"""Verifications on the scale-out backends: PostgreSQL store and Redis bus, two servers sharing them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
+
+from qrstream.clock import FakeClock
+from qrstream.config import Config
+from qrstream.web.keys import SERVICES
+from tests.conftest import ClientFactory
+from tests.qrdecode import decode_png
+
+TTL = 3600.0
+
+
+async def generate(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    resp = await client.post("/api/generate-verification", json=body, headers=headers)
+    assert resp.status == 201
+    return await resp.json()  # type: ignore[no-any-return]
+
+
+async def test_flow_and_race_on_postgres(
+    make_client: ClientFactory, config: Config, postgres_url: str, sdk_headers: dict[str, str]
+) -> None:
+    """On PostgreSQL: QR code, 50 concurrent starts with one winner, completion and details."""
+    client = await make_client(config.replace(db=postgres_url, webhook_url="http://127.0.0.1:9/hook"))
+    created = await generate(client, sdk_headers, extra_data={"user_id": "u1"})
+    vid = created["verificationId"]
+    qr = await client.get(f"/api/get-verification-qrcode/{vid}", headers=sdk_headers)
+    assert decode_png(await qr.read()).text == created["url"]
+    responses = await asyncio.gather(*(client.post(f"/api/verification/{vid}/start") for _ in range(50)))
+    assert sorted(r.status for r in responses) == [200] + [409] * 49
+    done = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    assert await done.json() == {"status": "completed"}
+    details = await (await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)).json()
+    assert details["status"] == "completed"
+    assert details["extra_data"] == {"user_id": "u1"}
+    rows = await client.app[SERVICES].db.fetchall("SELECT body FROM notifications ORDER BY receipt_id")
+    assert [json.loads(r["body"])["status"] for r in rows] == ["in_progress", "completed"]
+
+
+async def test_two_servers_share_events_and_expiry(
+    make_client: ClientFactory,
+    config: Config,
+    postgres_url: str,
+    redis_url: str,
+    sdk_headers: dict[str, str],
+    clock: FakeClock,
+) -> None:
+    """A watcher on one server hears a start made on another (Redis), and both sweepers expire once."""
+    shared = config.replace(db=postgres_url, bus=redis_url, webhook_url="http://127.0.0.1:9/hook")
+    one = await make_client(shared)
+    two = await make_client(shared)
+    vid = (await generate(one, sdk_headers))["verificationId"]
+    ws = await one.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
+    assert (await ws.receive_json(timeout=10))["status"] == "generated"
+    assert (await two.post(f"/api/verification/{vid}/start")).status == 200
+    assert (await ws.receive_json(timeout=10))["status"] == "in_progress"
+    await clock.advance(TTL)
+    assert (await ws.receive_json(timeout=10))["status"] == "expired"
+    closing = await ws.receive(timeout=10)
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert ws.close_code == 1000
+    rows = await one.app[SERVICES].db.fetchall("SELECT body FROM notifications ORDER BY receipt_id")
+    assert [json.loads(r["body"])["status"] for r in rows] == ["in_progress", "expired"]
