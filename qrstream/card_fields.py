@@ -43,7 +43,7 @@ def is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(host)
 
 
-def _text(field: str, value: Any, *, required: bool) -> str | None:
+def _text(field: str, value: object, *, required: bool) -> str | None:
     """One field's value, stripped; None for an empty optional field."""
     if value is None:
         if required:
