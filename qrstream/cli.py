@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from aiohttp import web
 
+from qrstream.bus import BusError
 from qrstream.config import Config, ConfigError, check_http_url, parse_port
 from qrstream.store import StoreError
 from qrstream.web.access_log import access_logger_for, configure_logging
@@ -84,7 +85,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
     )
     try:
         await runner.setup()
-    except StoreError as exc:
+    except (StoreError, BusError) as exc:
         sock.close()
         raise ConfigError(str(exc)) from None
     stop = asyncio.Event()

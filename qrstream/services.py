@@ -102,7 +102,7 @@ async def open_services(config: Config, clock: Clock) -> Services:
     db = await open_database(config.db)
     try:
         secrets = await load_secrets(db, config)
-        bus = open_bus(config.bus)
+        bus = await open_bus(config.bus)
     except BaseException:
         await db.close()
         raise

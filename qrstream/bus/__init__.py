@@ -36,12 +36,22 @@ class Bus(Protocol):
     async def close(self) -> None: ...
 
 
-def open_bus(url: str) -> Bus:
-    """The bus named by `url`: 'memory' or a redis:// URL."""
+class BusError(Exception):
+    """The bus cannot be reached; the message is one line for a person."""
+
+
+async def open_bus(url: str) -> Bus:
+    """The bus named by `url`: 'memory' or a redis:// URL (checked to answer: BusError if not)."""
     if url == "memory":
         from qrstream.bus.memory import MemoryBus
 
         return MemoryBus()
     from qrstream.bus.redis import RedisBus
 
-    return RedisBus(url)
+    bus = RedisBus(url)
+    try:
+        await bus.start()
+    except BaseException:
+        await bus.close()
+        raise
+    return bus

@@ -1,0 +1,318 @@
+"""The Redis bus: several processes hear each other's messages and share each topic's latest.
+
+`publish(keep=True)` is one Lua script: bump the topic's version, store
+`version|message` as its latest, PUBLISH `version|message`. A message that is
+not kept is published as `|message` (nothing could recover it anyway), and
+`forget` publishes the bare new version so every process drops its copy.
+
+Each process keeps ONE pub/sub connection, owned by one task that reads it and
+calls the local listeners in order. Pub/sub alone loses what is published while
+a connection is down or a subscription is still on its way, so every topic's
+subscription confirmation is followed by a read of its latest: a topic heard
+before (a reconnect) gets that latest delivered if it is newer than the last
+one delivered; a new topic takes it as its starting point, which `latest()`
+returns — so `subscribe()` then `await latest()` misses nothing and repeats
+nothing. A version gap on any topic re-reads every topic with local listeners.
+A Redis restart (a new `run_id`) resets the versions this process has seen, since
+the new server counts afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from qrstream.bus import BusError, Listener
+
+log = logging.getLogger(__name__)
+
+PREFIX = "qrstream:"
+HELLO = PREFIX + "bus"  # always subscribed, so the connection exists before any topic is
+FORGOTTEN_TTL_S = 7 * 86400  # a forgotten topic's version counter lingers this long
+READY_TIMEOUT_S = 5.0
+BACKOFF_FIRST_S = 0.05
+BACKOFF_MAX_S = 1.0
+
+PUBLISH = """
+local v = redis.call('INCR', KEYS[1])
+redis.call('PERSIST', KEYS[1])
+local payload = v .. '|' .. ARGV[1]
+redis.call('SET', KEYS[2], payload)
+redis.call('PUBLISH', ARGV[2], payload)
+return v
+"""
+
+FORGET = """
+local v = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[1], tostring(v))
+return v
+"""
+
+
+def channel(topic: str) -> str:
+    return f"{PREFIX}topic:{topic}"
+
+
+def _keys(topic: str) -> list[str]:
+    return [f"{PREFIX}version:{topic}", f"{PREFIX}latest:{topic}"]
+
+
+def parse(payload: str) -> tuple[int | None, str | None]:
+    """`v|message` → (v, message); `|message` → (None, message); `v` (forgotten) → (v, None)."""
+    head, bar, message = payload.partition("|")
+    version = int(head) if head else None
+    return version, (message if bar else None)
+
+
+@dataclass
+class _Topic:
+    """What this process last delivered on a subscribed topic."""
+
+    version: int
+    latest: str | None
+
+
+class RedisBus:
+    """The bus shared by every process pointed at one Redis."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        retry = Retry(ExponentialBackoff(cap=0.5, base=0.05), 6)
+        errors: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
+        self._redis = Redis.from_url(url, decode_responses=True, retry=retry, retry_on_error=errors)
+        # The pub/sub connection fails loudly (no retries, no read timeout): its task reconnects
+        # itself and then re-reads what it may have missed.
+        self._sub_client = Redis.from_url(
+            url, decode_responses=True, retry=Retry(NoBackoff(), 0), socket_timeout=None
+        )
+        self._publish = self._redis.register_script(PUBLISH)
+        self._forget = self._redis.register_script(FORGET)
+        self._listeners: dict[str, dict[int, Listener]] = {}
+        self._next_id = 0
+        self._subscribed: set[str] = set()  # sent SUBSCRIBE on the current connection
+        self._topics: dict[str, _Topic] = {}  # confirmed topics
+        self._ready: dict[str, asyncio.Future[_Topic | None]] = {}
+        self._wake = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._closed = False
+        self._run_id = ""
+        self.reconnects = 0
+
+    async def start(self) -> None:
+        """Check that Redis answers (BusError if not) and start listening."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise BusError(f"cannot reach the bus {self.url!r}: {exc}") from None
+        self._ensure_pump()
+
+    def _ensure_pump(self) -> None:
+        if self._pump is None and not self._closed:
+            self._pump = asyncio.get_running_loop().create_task(self._run(), name="redis-bus")
+
+    # --- the Bus protocol -------------------------------------------------------------------
+
+    async def publish(self, topic: str, message: str, *, keep: bool = False) -> None:
+        if keep:
+            await self._publish(keys=_keys(topic), args=[message, channel(topic)])
+        else:
+            await self._redis.publish(channel(topic), "|" + message)
+
+    def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
+        self._ensure_pump()
+        self._next_id += 1
+        key = self._next_id
+        self._listeners.setdefault(topic, {})[key] = listener
+        self._wake.set()
+
+        def unsubscribe() -> None:
+            listeners = self._listeners.get(topic)
+            if listeners is not None:
+                listeners.pop(key, None)
+                if not listeners:
+                    del self._listeners[topic]
+                    self._wake.set()
+
+        return unsubscribe
+
+    async def latest(self, topic: str) -> str | None:
+        if topic in self._listeners and topic not in self._topics:
+            # Subscribed but not confirmed yet: the confirmation's read is the starting point
+            # (not the state after it, which listeners may have been handed already).
+            ready = self._ready.setdefault(topic, asyncio.get_running_loop().create_future())
+            with contextlib.suppress(TimeoutError):
+                start = await asyncio.wait_for(asyncio.shield(ready), READY_TIMEOUT_S)
+                if start is not None:
+                    return start.latest
+        known = self._topics.get(topic)
+        if known is not None and topic in self._listeners:
+            return known.latest
+        return parse(await self._redis.get(_keys(topic)[1]) or "")[1]
+
+    async def forget(self, topic: str) -> None:
+        await self._forget(keys=_keys(topic), args=[channel(topic), FORGOTTEN_TTL_S])
+
+    async def close(self) -> None:
+        self._closed = True
+        self._listeners.clear()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        for topic in list(self._ready):
+            self._resolve(topic, None)
+        await self._sub_client.aclose()
+        await self._redis.aclose()
+
+    def topics(self) -> list[str]:
+        """Topics with at least one local listener."""
+        return list(self._listeners)
+
+    # --- the pub/sub task -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = BACKOFF_FIRST_S
+        first = True
+        while not self._closed:
+            pubsub = self._sub_client.pubsub()
+            syncer: asyncio.Task[None] | None = None
+            try:
+                await pubsub.subscribe(HELLO)
+                await self._check_server()
+                if not first:
+                    self.reconnects += 1
+                    log.info("bus: reconnected to redis")
+                first = False
+                backoff = BACKOFF_FIRST_S
+                self._subscribed.clear()
+                for topic in [t for t in self._topics if t not in self._listeners]:
+                    del self._topics[topic]
+                syncer = asyncio.get_running_loop().create_task(self._sync(pubsub))
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is not None:
+                        await self._handle(message)
+            except (RedisError, OSError) as exc:
+                log.warning("bus: redis connection lost (%s); retrying", exc)
+            finally:
+                if syncer is not None:
+                    syncer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+                        await syncer
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _check_server(self) -> None:
+        """A restarted Redis may count versions from 1 again (or from an older snapshot):
+        then every version seen before means nothing, and whatever it holds now is news."""
+        run_id = str((await self._redis.info("server")).get("run_id", ""))
+        if self._run_id and run_id != self._run_id:
+            log.info("bus: redis restarted; accepting its versions afresh")
+            for state in self._topics.values():
+                state.version = 0
+        self._run_id = run_id
+
+    async def _sync(self, pubsub: PubSub) -> None:
+        """Keep the connection's subscriptions equal to the topics with local listeners."""
+        while True:
+            self._wake.clear()
+            wanted = set(self._listeners)
+            extra = self._subscribed - wanted
+            if extra:
+                self._subscribed -= extra
+                for topic in extra:
+                    self._topics.pop(topic, None)
+                    self._resolve(topic, None)
+                await pubsub.unsubscribe(*(channel(t) for t in extra))
+            missing = wanted - self._subscribed
+            if missing:
+                self._subscribed |= missing
+                await pubsub.subscribe(*(channel(t) for t in missing))
+            await self._wake.wait()
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        name = str(message.get("channel", ""))
+        topic = name.removeprefix(PREFIX + "topic:") if name.startswith(PREFIX + "topic:") else None
+        if topic is None:
+            return
+        kind = message.get("type")
+        if kind == "subscribe" and topic in self._subscribed:
+            await self._confirm(topic)
+        elif kind == "message" and topic in self._topics:
+            version, text = parse(str(message["data"]))
+            gap = self._take(topic, version, text)
+            if gap:
+                await self._resync()
+
+    async def _confirm(self, topic: str) -> None:
+        """A subscription is live: read the topic's latest, deliver it if this is a reconnect."""
+        counter, value = await self._redis.mget(_keys(topic))
+        if topic in self._topics:
+            self._recover(topic, counter, value)
+            self._resolve(topic, None)
+        else:
+            version, text = parse(value or "0")
+            self._topics[topic] = _Topic(version or 0, text)
+            self._resolve(topic, _Topic(version or 0, text))
+
+    def _resolve(self, topic: str, start: _Topic | None) -> None:
+        """Wake `latest()` callers waiting for the topic's subscription (with its starting point)."""
+        ready = self._ready.pop(topic, None)
+        if ready is not None and not ready.done():
+            ready.set_result(start)
+
+    async def _resync(self) -> None:
+        """Re-read the latest of every topic with local listeners; deliver what is newer."""
+        topics = [t for t in self._topics if t in self._listeners]
+        if not topics:
+            return
+        values = await self._redis.mget([key for t in topics for key in _keys(t)])
+        for i, topic in enumerate(topics):
+            if topic in self._topics:
+                self._recover(topic, values[2 * i], values[2 * i + 1])
+
+    def _recover(self, topic: str, counter: str | None, value: str | None) -> None:
+        if value is not None:
+            version, text = parse(value)
+            self._take(topic, version, text, recovered=True)
+        elif counter is not None and int(counter) > self._topics[topic].version:
+            self._take(topic, int(counter), None, recovered=True)  # forgotten meanwhile
+
+    def _take(self, topic: str, version: int | None, text: str | None, *, recovered: bool = False) -> bool:
+        """Deliver one message unless it is old; return whether versions were skipped."""
+        state = self._topics[topic]
+        if version is None:  # not kept: no version, deliver as it comes
+            if text is not None:
+                self._deliver(topic, text)
+            return False
+        if version <= state.version:
+            return False
+        gap = not recovered and version > state.version + 1
+        state.version = version
+        state.latest = text
+        if text is not None:
+            self._deliver(topic, text)
+        return gap
+
+    def _deliver(self, topic: str, text: str) -> None:
+        for listener in list(self._listeners.get(topic, {}).values()):
+            try:
+                listener(topic, text)
+            except Exception:
+                log.exception("bus listener failed on topic %s", topic)

@@ -1,0 +1,243 @@
+"""The same conformance tests on both buses (memory, Redis), and Redis across processes and restarts.
+
+Delivery on Redis is real network I/O, so waits here are bounded waits for a
+condition (never a fixed sleep); no test needs the fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from qrstream.bus import Bus, BusError, open_bus
+from qrstream.bus.memory import MemoryBus
+from qrstream.bus.redis import RedisBus, channel
+from tests.backends import RedisServer, free_port
+
+WAIT_S = 10.0
+
+BusFactory = Callable[[], Awaitable[Bus]]
+
+
+class Heard:
+    """A listener that records (topic, message) and lets a test wait for a count."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, topic: str, message: str) -> None:
+        self.messages.append((topic, message))
+        self._changed.set()
+
+    @property
+    def texts(self) -> list[str]:
+        return [m for _, m in self.messages]
+
+    async def until(self, count: int) -> list[str]:
+        """Wait (bounded) until `count` messages arrived; return the texts."""
+        async with asyncio.timeout(WAIT_S):
+            while len(self.messages) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.texts
+
+    async def until_text(self, text: str) -> list[str]:
+        async with asyncio.timeout(WAIT_S):
+            while text not in self.texts:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.texts
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[BusFactory]:
+    """Buses of one deployment: the one MemoryBus, or a new RedisBus (a 'process') per call."""
+    opened: list[Bus] = []
+    url = "memory" if request.param == "memory" else str(request.getfixturevalue("redis_url"))
+    shared = MemoryBus()
+
+    async def make() -> Bus:
+        if url == "memory":
+            return shared
+        bus = await open_bus(url)
+        opened.append(bus)
+        return bus
+
+    yield make
+    for bus in opened:
+        await bus.close()
+    await shared.close()
+
+
+async def subscribed(bus: Bus, topic: str, heard: Heard) -> Callable[[], None]:
+    """Subscribe and read the latest, as a websocket handler does (the Redis subscription is then live)."""
+    stop = bus.subscribe(topic, heard)
+    await bus.latest(topic)
+    return stop
+
+
+async def test_publish_reaches_subscribers_of_that_topic_only(make_bus: BusFactory) -> None:
+    """A message goes to every listener of its topic and to no other topic's."""
+    bus = await make_bus()
+    one, two, other = Heard(), Heard(), Heard()
+    await subscribed(bus, "t", one)
+    await subscribed(bus, "t", two)
+    await subscribed(bus, "elsewhere", other)
+    await bus.publish("t", "hello")
+    await bus.publish("elsewhere", "there")
+    assert await one.until(1) == ["hello"]
+    assert await two.until(1) == ["hello"]
+    assert await other.until(1) == ["there"]
+    assert one.messages == [("t", "hello")]
+
+
+async def test_latest_keeps_only_kept_messages_and_forget_drops_it(make_bus: BusFactory) -> None:
+    """keep=True sets the latest, keep=False does not, forget clears it."""
+    bus = await make_bus()
+    assert await bus.latest("k") is None
+    await bus.publish("k", "first", keep=True)
+    await bus.publish("k", "passing")
+    assert await bus.latest("k") == "first"
+    await bus.publish("k", "second", keep=True)
+    assert await bus.latest("k") == "second"
+    await bus.forget("k")
+    assert await bus.latest("k") is None
+
+
+async def test_messages_arrive_in_publish_order(make_bus: BusFactory) -> None:
+    """200 messages, kept and not, arrive in the order they were published."""
+    publisher, subscriber = await make_bus(), await make_bus()
+    heard = Heard()
+    await subscribed(subscriber, "order", heard)
+    sent = [str(n) for n in range(200)]
+    for n, text in enumerate(sent):
+        await publisher.publish("order", text, keep=n % 3 == 0)
+    assert await heard.until(200) == sent
+
+
+async def test_unsubscribe_stops_delivery(make_bus: BusFactory) -> None:
+    """After unsubscribing a listener hears nothing more; the others still do."""
+    bus = await make_bus()
+    gone, stays = Heard(), Heard()
+    stop = await subscribed(bus, "u", gone)
+    await subscribed(bus, "u", stays)
+    await bus.publish("u", "one")
+    await gone.until(1)
+    stop()
+    stop()  # twice is harmless
+    await bus.publish("u", "two")
+    assert await stays.until(2) == ["one", "two"]
+    assert gone.texts == ["one"]
+
+
+async def test_a_failing_listener_does_not_stop_the_others(make_bus: BusFactory) -> None:
+    """One listener raising is logged; the next listener still gets the message."""
+    bus = await make_bus()
+
+    def broken(topic: str, message: str) -> None:
+        raise RuntimeError("listener bug")
+
+    heard = Heard()
+    await subscribed(bus, "f", broken)
+    await subscribed(bus, "f", heard)
+    await bus.publish("f", "still here")
+    assert await heard.until(1) == ["still here"]
+
+
+async def test_two_processes_see_each_others_messages_and_latest(make_bus: BusFactory) -> None:
+    """Two buses on one deployment: each hears what the other publishes and reads its latest."""
+    a, b = await make_bus(), await make_bus()
+    heard_a, heard_b = Heard(), Heard()
+    await subscribed(a, "shared", heard_a)
+    await subscribed(b, "shared", heard_b)
+    await b.publish("shared", "from b", keep=True)
+    await a.publish("shared", "from a", keep=True)
+    assert await heard_a.until(2) == ["from b", "from a"]
+    assert await heard_b.until(2) == ["from b", "from a"]
+    assert await a.latest("shared") == await b.latest("shared") == "from a"
+    await b.forget("shared")
+    await b.publish("shared", "marker")
+    await heard_a.until(3)
+    assert await a.latest("shared") is None
+
+
+async def test_subscribe_then_latest_misses_nothing_and_repeats_nothing(make_bus: BusFactory) -> None:
+    """Subscribing while another process publishes: latest() plus what follows is the unbroken rest."""
+    a, b = await make_bus(), await make_bus()
+    halfway = asyncio.Event()
+
+    async def publisher() -> None:
+        for n in range(1, 301):
+            await b.publish("stream", str(n), keep=True)
+            if n == 50:
+                halfway.set()
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(publisher())
+    async with asyncio.timeout(WAIT_S):
+        await halfway.wait()
+    heard = Heard()
+    a.subscribe("stream", heard)
+    start = await a.latest("stream")
+    await task
+    assert start is not None
+    got = [int(start), *map(int, await heard.until_text("300"))]
+    assert got == list(range(got[0], 301))
+
+
+async def test_open_bus_fails_with_one_line_when_redis_is_down() -> None:
+    """A redis:// URL nobody answers on is a BusError at start, not a hang."""
+    with pytest.raises(BusError) as caught:
+        await open_bus(f"redis://127.0.0.1:{free_port()}/0")
+    assert "\n" not in str(caught.value)
+
+
+async def test_subscribers_keep_receiving_after_a_redis_restart(
+    make_redis: Callable[[], RedisServer],
+) -> None:
+    """Redis stops and starts again on the same port (data gone): subscribers get the latest and go on."""
+    server = make_redis()
+    a, b = RedisBus(server.url), RedisBus(server.url)
+    await a.start()
+    await b.start()
+    try:
+        heard = Heard()
+        await subscribed(a, "r", heard)
+        await b.publish("r", "before", keep=True)
+        await b.publish("r", "before 2", keep=True)
+        assert await heard.until(2) == ["before", "before 2"]
+        server.stop()
+        server.start()
+        # Published before `a` is back: its new subscription's read delivers it.
+        await b.publish("r", "during", keep=True)
+        await heard.until_text("during")
+        await b.publish("r", "after", keep=True)
+        assert await heard.until_text("after") == ["before", "before 2", "during", "after"]
+        assert a.reconnects >= 1
+        assert await a.latest("r") == "after"
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_version_gap_rereads_every_topic(redis_url: str) -> None:
+    """A skipped version on one topic makes the bus re-read the others' latest and deliver what it missed."""
+    bus = RedisBus(redis_url)
+    await bus.start()
+    raw = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        one, two = Heard(), Heard()
+        await subscribed(bus, "g1", one)
+        await subscribed(bus, "g2", two)
+        # A kept value on g2 whose PUBLISH this process never heard (as if lost on the wire).
+        await raw.set("qrstream:latest:g2", "7|missed")
+        await raw.publish(channel("g1"), "5|jumped")
+        assert await one.until(1) == ["jumped"]
+        assert await two.until(1) == ["missed"]
+    finally:
+        await raw.aclose()
+        await bus.close()
