@@ -13,7 +13,6 @@ import asyncio
 import logging
 
 from qrstream.bus import Bus
-from qrstream.clock import sleep
 from qrstream.frames import Frames
 from qrstream.instances import AUTHORIZED, Instances
 from qrstream.services import Services
@@ -61,42 +60,46 @@ class Rotator:
     def ensure(self, instance_id: int) -> None:
         """Make sure the instance rotates (call after a subscriber joined its topic)."""
         if instance_id not in self._tasks:
-            task = self._services.spawn(self._rotate(instance_id), f"rotate-{instance_id}")
+            # The window shown now is fixed here, before any wait: the first turn is its end.
+            window = self._frames.window_at(instance_id, self._services.clock.now())
+            task = self._services.spawn(self._rotate(instance_id, window), f"rotate-{instance_id}")
             self._tasks[instance_id] = task
 
     def _watched(self, instance_id: int) -> bool:
         return self._hub.count(topic(instance_id)) > 0
 
-    async def _rotate(self, instance_id: int) -> None:
+    async def _rotate(self, instance_id: int, window: int) -> None:
         try:
             while self._watched(instance_id):
                 try:
-                    if not await self._turn(instance_id):
-                        return
+                    turned = await self._turn(instance_id, window)
                 except Exception:
                     # A failed turn (a database hiccup) must not end the stream: try the next one.
                     log.exception("rotation of instance %d failed; retrying next window", instance_id)
-                    await sleep(self._services.clock, self._frames.period)
+                    turned = window + 1
+                if turned is None:
+                    return
+                window = turned
         finally:
             self._tasks.pop(instance_id, None)
 
-    async def _turn(self, instance_id: int) -> bool:
-        """Wait for the current window to end and publish the next frame; False to stop."""
+    async def _turn(self, instance_id: int, window: int) -> int | None:
+        """Wait for `window` to end, publish the frame of the next one and return its number;
+        None when the rotation should stop."""
         clock, frames = self._services.clock, self._frames
-        instance = await self._instances.get(instance_id)
-        if instance is None or instance.state == AUTHORIZED:
-            return False
-        window = frames.window_at(instance_id, clock.now())
         end = frames.window_end(instance_id, window)
         await clock.sleep_until(end - self.lead)
         if not self._watched(instance_id):
-            return False
+            return None
+        instance = await self._instances.get(instance_id)
+        if instance is None or instance.state == AUTHORIZED:
+            return None
         frame = await frames.frame(instance_id, instance.generation, window + 1)
         await clock.sleep_until(end)
         if not self._watched(instance_id):
-            return False
+            return None
         current = max(window + 1, frames.window_at(instance_id, clock.now()))
         if current != frame.window:  # the clock jumped past a whole window
             frame = await frames.frame(instance_id, instance.generation, current)
         await self._services.bus.publish(topic(instance_id), envelope(frame.text), keep=True)
-        return True
+        return current

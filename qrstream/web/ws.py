@@ -16,8 +16,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -132,10 +134,31 @@ class Hub:
             await asyncio.gather(*(close_quietly(m.ws, WSCloseCode.OK) for m in list(room.members.values())))
 
 
+@dataclass(eq=False)
+class _Reader:
+    """A handler inside `read_until_closed`: other tasks ask it to close, it tells when done."""
+
+    request: asyncio.Future[tuple[int, bytes]]
+    done: asyncio.Future[None]
+
+
+# Sockets whose handler is reading now. aiohttp's close() called from another task while the
+# handler reads drops the connection without waiting for the peer's close reply (the peer then
+# reports 1006, not our code), so such a close is handed to the reading handler instead.
+_READERS: weakref.WeakKeyDictionary[web.WebSocketResponse, _Reader] = weakref.WeakKeyDictionary()
+
+
 async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b"") -> None:
-    """Close `ws`, bounded in time; a peer already gone is not an error."""
+    """Close `ws` with a complete close handshake, bounded in time; a peer already gone is
+    not an error. Any task may call it: a handler reading in `read_until_closed` does the close."""
+    reader = _READERS.get(ws)
     with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
-        await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
+        if reader is None:
+            await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
+            return
+        if not reader.request.done():
+            reader.request.set_result((code, message))
+        await asyncio.wait_for(asyncio.shield(reader.done), CLOSE_TIMEOUT_S + 1)
 
 
 async def open_websocket(request: web.Request) -> web.WebSocketResponse:
@@ -147,8 +170,37 @@ async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+_END = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+
+
 async def read_until_closed(ws: web.WebSocketResponse) -> None:
-    """The handler's read loop: only it reads, so pongs and closes are seen; clients need not send."""
-    async for msg in ws:
-        if msg.type == WSMsgType.ERROR:
-            break
+    """The handler's read loop: only it reads, so pongs and closes are seen; clients need not send.
+
+    It also ends the socket when another task calls `close_quietly`: the read is stopped and the
+    handler closes, waiting for the peer's close reply as a close handshake should.
+    """
+    loop = asyncio.get_running_loop()
+    reader = _Reader(loop.create_future(), loop.create_future())
+    _READERS[ws] = reader
+    receive: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            receive = asyncio.ensure_future(ws.receive())
+            await asyncio.wait((receive, reader.request), return_when=asyncio.FIRST_COMPLETED)
+            if receive.done():
+                msg = receive.result()
+                if msg.type in _END:
+                    return
+                continue
+            code, message = reader.request.result()
+            receive.cancel()
+            await asyncio.gather(receive, return_exceptions=True)
+            with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+                await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
+            return
+    finally:
+        if receive is not None and not receive.done():
+            receive.cancel()
+        _READERS.pop(ws, None)
+        if not reader.done.done():
+            reader.done.set_result(None)

@@ -1,0 +1,131 @@
+"""The scanqrcode websocket: shared frames, rotation on the clock, authorization, timeout, deletion."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import WSServerHandshakeError
+from aiohttp.test_utils import TestClient
+
+from qrstream.clock import FakeClock
+from qrstream.web.keys import ROTATOR, SERVICES
+from tests.instancekit import ADMIN, api, closed_with, link_path, new_instance, next_message
+
+PERIOD = 20.0
+ACCOUNT = {"type": "accountData", "message": {"wid": "15551234567@c.us", "phone": "15551234567"}}
+
+
+async def test_subscribers_share_frames_and_see_authorization(client: TestClient, clock: FakeClock) -> None:
+    """Two subscribers get identical frames, a new one each period; the decoded QR links the
+    instance, after which both get accountData and a 1000 close."""
+    instance = await new_instance(client)
+    one = await client.ws_connect(api(instance, "scanqrcode"))
+    two = await client.ws_connect(api(instance, "scanqrcode"))
+    first_one, first_two = await next_message(one), await next_message(two)
+    assert first_one == first_two and first_one["type"] == "qrCode"
+    await clock.advance(PERIOD)
+    second_one, second_two = await next_message(one), await next_message(two)
+    assert second_one == second_two and second_one["type"] == "qrCode"
+    assert link_path(second_one["message"]) != link_path(first_one["message"])
+    resp = await client.post(link_path(second_one["message"]), json={"phone": "15551234567"})
+    assert resp.status == 200
+    for ws in (one, two):
+        assert await next_message(ws) == ACCOUNT
+        assert await closed_with(ws) == 1000
+
+
+async def test_frames_render_once_per_window_for_any_number_of_subscribers(
+    client: TestClient, clock: FakeClock
+) -> None:
+    """Five subscribers and a REST call cost one render per window, and all see the same frame."""
+    renderer = client.app[SERVICES].renderer
+    instance = await new_instance(client)
+    sockets = [await client.ws_connect(api(instance, "scanqrcode")) for _ in range(5)]
+    firsts = [await next_message(ws) for ws in sockets]
+    assert all(f == firsts[0] for f in firsts)
+    assert await (await client.get(api(instance, "qr"))).json() == firsts[0]
+    renders = renderer.renders
+    seen = {link_path(firsts[0]["message"])}
+    for _ in range(3):
+        await clock.advance(PERIOD)
+        frames = [await next_message(ws) for ws in sockets]
+        assert all(f == frames[0] for f in frames)
+        seen.add(link_path(frames[0]["message"]))
+    assert renderer.renders == renders + 3
+    assert len(seen) == 4
+    for ws in sockets:
+        await ws.close()
+
+
+async def test_scan_timeout_sends_timeout_expired(client: TestClient, clock: FakeClock) -> None:
+    """Nobody scans within the scan timeout (from this connection's start): timeoutExpired, close 1000."""
+    instance = await new_instance(client)
+    ws = await client.ws_connect(api(instance, "scanqrcode"))
+    assert (await next_message(ws))["type"] == "qrCode"
+    await clock.advance(99.9)
+    assert (await next_message(ws))["type"] == "qrCode"  # the rotation caught up; no timeout yet
+    await clock.advance(0.1)
+    message = await next_message(ws)
+    while message["type"] == "qrCode":  # a window may have turned in that last 0.1 s
+        message = await next_message(ws)
+    assert message == {"type": "timeoutExpired", "message": "timeoutExpired"}
+    assert await closed_with(ws) == 1000
+
+
+async def test_authorized_instance_gets_already_logged(client: TestClient) -> None:
+    """Connecting to an authorized instance: alreadyLogged, then close 1000."""
+    instance = await new_instance(client)
+    ws = await client.ws_connect(api(instance, "scanqrcode"))
+    frame = await next_message(ws)
+    assert (await client.post(link_path(frame["message"]), json={"phone": "15551234567"})).status == 200
+    assert await next_message(ws) == ACCOUNT
+    late = await client.ws_connect(api(instance, "scanqrcode"))
+    assert await next_message(late) == {
+        "type": "alreadyLogged",
+        "message": "instance account already authorized",
+    }
+    assert await closed_with(late) == 1000
+
+
+@pytest.mark.parametrize("wrong", ["token", "id"])
+async def test_bad_credentials_refuse_the_upgrade(client: TestClient, wrong: str) -> None:
+    """A wrong token or an unknown id: the upgrade is refused with 401."""
+    instance_id, token = await new_instance(client)
+    path = (
+        f"/waInstance{instance_id}/scanqrcode/{'0' * 50}"
+        if wrong == "token"
+        else f"/waInstance1000000001/scanqrcode/{token}"
+    )
+    with pytest.raises(WSServerHandshakeError) as caught:
+        await client.ws_connect(path)
+    assert caught.value.status == 401
+    resp = await client.get(path)
+    assert resp.status == 401 and await resp.json() == {"error": "Unauthorized"}
+
+
+async def test_deletion_closes_the_stream(client: TestClient) -> None:
+    """Deleting the instance sends {"type": "error", "message": "instance deleted"}, then close 1000."""
+    instance = await new_instance(client)
+    ws = await client.ws_connect(api(instance, "scanqrcode"))
+    assert (await next_message(ws))["type"] == "qrCode"
+    resp = await client.delete(f"/admin/instances/{instance[0]}", headers=ADMIN)
+    assert resp.status == 204
+    assert await next_message(ws) == {"type": "error", "message": "instance deleted"}
+    assert await closed_with(ws) == 1000
+
+
+async def test_rotation_stops_without_subscribers(client: TestClient, clock: FakeClock) -> None:
+    """The rotation task of an instance ends once its last subscriber has left."""
+    rotator = client.app[ROTATOR]
+    instance = await new_instance(client)
+    ws = await client.ws_connect(api(instance, "scanqrcode"))
+    await next_message(ws)
+    assert rotator.running() == 1
+    await ws.close()
+    await clock.advance(PERIOD)
+    for _ in range(200):
+        if rotator.running() == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert rotator.running() == 0
