@@ -37,6 +37,10 @@ class Inbox:
         self._waiters: dict[int, set[asyncio.Event]] = {}
         self._unsubscribe: dict[int, Callable[[], None]] = {}
 
+    def waiting(self, instance_id: int) -> int:
+        """How many long polls of the instance are waiting in this process."""
+        return len(self._waiters.get(instance_id, ()))
+
     async def wake(self, instance_id: int) -> None:
         """Call after committing a notification for the instance."""
         self._set(instance_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType
@@ -68,3 +69,12 @@ async def state(client: TestClient, instance: tuple[int, str]) -> str:
     resp = await client.get(api(instance, "getStateInstance"))
     assert resp.status == 200
     return str((await resp.json())["stateInstance"])
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (real time, bounded) for the server to reach a state, e.g. a request to start waiting."""
+    for _ in range(int(RECEIVE_S / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the server did not get there in time")

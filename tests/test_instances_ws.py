@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
 from qrstream.web.keys import ROTATOR, SERVICES
-from tests.instancekit import ADMIN, api, closed_with, link_path, new_instance, next_message
+from tests.instancekit import ADMIN, api, closed_with, link_path, new_instance, next_message, until
 
 PERIOD = 20.0
 ACCOUNT = {"type": "accountData", "message": {"wid": "15551234567@c.us", "phone": "15551234567"}}
@@ -124,8 +122,4 @@ async def test_rotation_stops_without_subscribers(client: TestClient, clock: Fak
     assert rotator.running() == 1
     await ws.close()
     await clock.advance(PERIOD)
-    for _ in range(200):
-        if rotator.running() == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert rotator.running() == 0
+    await until(lambda: rotator.running() == 0)
