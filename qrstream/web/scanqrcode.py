@@ -86,7 +86,11 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
             return await _say_and_close(ws, DELETED)
         if current.state == AUTHORIZED:
             return await _say_and_close(ws, ALREADY_LOGGED)
-        await ws.send_str(await _current_text(request.app[FRAMES], clock, current))
+        # Through the hub: in order with the rotation's frames, and not twice when the rotation
+        # publishes this same frame at the turn of the window.
+        sending = hub.send(name, ws, await _current_text(request.app[FRAMES], clock, current))
+        if sending is not None:
+            await sending
         timer = ScanTimer(hub, name, ws, clock, started + services(request).config.qr_scan_timeout_s)
         await read_until_closed(ws)
     except (ConnectionError, RuntimeError):

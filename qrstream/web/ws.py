@@ -44,6 +44,9 @@ class Member:
     ws: web.WebSocketResponse
     transport: asyncio.BaseTransport | None
     skips: int = 0
+    last: bytes | None = None
+    """The text it was sent last: the same text twice in a row is sent once (a frame may be
+    published by several processes, or sent at subscribe time and published at the same turn)."""
 
 
 @dataclass
@@ -100,19 +103,35 @@ class Hub:
         room = self._rooms.get(topic)
         if room is None:
             return
+        self._chain(room, text.encode(), final, None)
+
+    def send(self, topic: str, ws: web.WebSocketResponse, text: str) -> asyncio.Task[None] | None:
+        """Send `text` to one member of `topic`, in order with the topic's broadcasts (and not at
+        all if it is the text that socket got last); await the task to know it was written."""
+        room = self._rooms.get(topic)
+        member = room.members.get(ws) if room is not None else None
+        if room is None or member is None:
+            return None
+        return self._chain(room, text.encode(), False, member)
+
+    def _chain(self, room: Room, data: bytes, final: bool, only: Member | None) -> asyncio.Task[None]:
         previous = room.tail
-        room.tail = asyncio.get_running_loop().create_task(
-            self._send_all(room, text.encode(), final, previous)
-        )
+        room.tail = asyncio.get_running_loop().create_task(self._send_all(room, data, final, previous, only))
+        return room.tail
 
     async def _send_all(
-        self, room: Room, data: bytes, final: bool, previous: asyncio.Task[None] | None
+        self,
+        room: Room,
+        data: bytes,
+        final: bool,
+        previous: asyncio.Task[None] | None,
+        only: Member | None = None,
     ) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
-        for member in list(room.members.values()):
+        for member in [only] if only is not None else list(room.members.values()):
             ws = member.ws
-            if ws.closed:
+            if ws.closed or member.last == data:
                 continue
             transport = member.transport
             if not final and transport is not None and transport.get_write_buffer_size() > SLOW_BUFFER_BYTES:
@@ -129,6 +148,7 @@ class Hub:
                 await ws.send_frame(data, WSMsgType.TEXT)
             except (ConnectionError, RuntimeError):
                 continue
+            member.last = data
             self.sent += 1
         if final:
             await asyncio.gather(*(close_quietly(m.ws, WSCloseCode.OK) for m in list(room.members.values())))
