@@ -7,18 +7,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import WSMsgType
+from aiohttp import WSMsgType, web
 from aiohttp.client import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import ADMIN_KEY, PUBLIC_URL
 from tests.qrdecode import decode_b64
 
+Client = TestClient[web.Request, web.Application]
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 RECEIVE_S = 10.0  # real seconds a test waits for a message before failing
 
 
-async def new_instance(client: TestClient, **body: Any) -> tuple[int, str]:
+async def new_instance(client: Client, **body: Any) -> tuple[int, str]:
     """Create an instance through the admin API; returns (idInstance, apiTokenInstance)."""
     resp = await client.post("/admin/instances", headers=ADMIN, json=body)
     assert resp.status == 201, await resp.text()
@@ -56,7 +57,7 @@ def link_path(qr_b64: str) -> str:
     return decoded.text[len(PUBLIC_URL) :]
 
 
-async def qr_link(client: TestClient, instance: tuple[int, str]) -> str:
+async def qr_link(client: Client, instance: tuple[int, str]) -> str:
     """The pairing link path of the instance's current QR, through REST `qr`."""
     resp = await client.get(api(instance, "qr"))
     body = await resp.json()
@@ -64,7 +65,7 @@ async def qr_link(client: TestClient, instance: tuple[int, str]) -> str:
     return link_path(body["message"])
 
 
-async def state(client: TestClient, instance: tuple[int, str]) -> str:
+async def state(client: Client, instance: tuple[int, str]) -> str:
     """The instance's stateInstance, through getStateInstance."""
     resp = await client.get(api(instance, "getStateInstance"))
     assert resp.status == 200

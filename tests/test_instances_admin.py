@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import re
 
-from aiohttp.test_utils import TestClient
-
-from tests.instancekit import ADMIN, api, new_instance, qr_link
+from tests.instancekit import ADMIN, Client, api, new_instance, qr_link
 
 
-async def test_create_gives_id_and_token(client: TestClient) -> None:
+async def test_create_gives_id_and_token(client: Client) -> None:
     """POST /admin/instances: 201 with a 10-digit idInstance and a 50-hex apiTokenInstance."""
     resp = await client.post("/admin/instances", headers=ADMIN)
     assert resp.status == 201
@@ -21,7 +19,7 @@ async def test_create_gives_id_and_token(client: TestClient) -> None:
     assert other[0] != body["idInstance"] and other[1] != body["apiTokenInstance"]
 
 
-async def test_read_shows_state_wid_and_webhook(client: TestClient) -> None:
+async def test_read_shows_state_wid_and_webhook(client: Client) -> None:
     """GET /admin/instances/{id} shows the state, wid and webhook URL as they change."""
     instance = await new_instance(client, webhookUrl="https://hooks.example/wa")
     resp = await client.get(f"/admin/instances/{instance[0]}", headers=ADMIN)
@@ -36,7 +34,7 @@ async def test_read_shows_state_wid_and_webhook(client: TestClient) -> None:
     assert body["stateInstance"] == "authorized" and body["wid"] == "15551234567@c.us"
 
 
-async def test_bad_webhook_url_is_400(client: TestClient) -> None:
+async def test_bad_webhook_url_is_400(client: Client) -> None:
     """A webhookUrl that is not an absolute http(s) URL is 400 with the field."""
     for bad in ("not a url", "ftp://x.example", 3):
         resp = await client.post("/admin/instances", headers=ADMIN, json={"webhookUrl": bad})
@@ -44,7 +42,7 @@ async def test_bad_webhook_url_is_400(client: TestClient) -> None:
         assert (await resp.json())["field"] == "webhookUrl"
 
 
-async def test_delete_then_unknown(client: TestClient) -> None:
+async def test_delete_then_unknown(client: Client) -> None:
     """DELETE answers 204; afterwards the instance is 404 for the admin and 401 for its token."""
     instance = await new_instance(client)
     resp = await client.delete(f"/admin/instances/{instance[0]}", headers=ADMIN)
@@ -58,7 +56,7 @@ async def test_delete_then_unknown(client: TestClient) -> None:
     assert resp.status == 401
 
 
-async def test_admin_key_required(client: TestClient) -> None:
+async def test_admin_key_required(client: Client) -> None:
     """Without the admin key every admin instance route is 401."""
     instance = await new_instance(client)
     wrong = {"Authorization": "Bearer nope"}

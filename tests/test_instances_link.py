@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp.test_utils import TestClient
-
 from qrstream import pairing
 from qrstream.clock import FakeClock
-from tests.instancekit import api, new_instance, qr_link, state
+from tests.instancekit import Client, api, new_instance, qr_link, state
 
 PERIOD = 20.0
 EXPIRED = {"error": "QR code expired"}
@@ -18,7 +16,7 @@ def _window_end(instance_id: int, now: float) -> float:
     return pairing.window_end(instance_id, pairing.window_at(instance_id, now, PERIOD), PERIOD)
 
 
-async def test_link_pages_change_nothing(client: TestClient) -> None:
+async def test_link_pages_change_nothing(client: Client) -> None:
     """GET /link/<code> and GET /link are HTML pages with the form; the instance stays notAuthorized."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -33,7 +31,7 @@ async def test_link_pages_change_nothing(client: TestClient) -> None:
     assert (await client.get("/static/link.js")).status == 200
 
 
-async def test_code_past_grace_is_gone(client: TestClient, clock: FakeClock) -> None:
+async def test_code_past_grace_is_gone(client: Client, clock: FakeClock) -> None:
     """A code whose window ended 5 s ago or more answers 410 and changes nothing."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -43,7 +41,7 @@ async def test_code_past_grace_is_gone(client: TestClient, clock: FakeClock) -> 
     assert await state(client, instance) == "notAuthorized"
 
 
-async def test_code_within_grace_links(client: TestClient, clock: FakeClock) -> None:
+async def test_code_within_grace_links(client: Client, clock: FakeClock) -> None:
     """A code replaced 4.9 s ago still links the instance."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -54,7 +52,7 @@ async def test_code_within_grace_links(client: TestClient, clock: FakeClock) -> 
     assert await state(client, instance) == "authorized"
 
 
-async def test_used_code_is_gone(client: TestClient) -> None:
+async def test_used_code_is_gone(client: Client) -> None:
     """A code links once; the second try is 410."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -63,7 +61,7 @@ async def test_used_code_is_gone(client: TestClient) -> None:
     assert resp.status == 410 and await resp.json() == EXPIRED
 
 
-async def test_concurrent_redemptions_have_one_winner(client: TestClient) -> None:
+async def test_concurrent_redemptions_have_one_winner(client: Client) -> None:
     """Of many simultaneous redemptions of one code, exactly one links and the rest are 410."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -77,7 +75,7 @@ async def test_concurrent_redemptions_have_one_winner(client: TestClient) -> Non
     assert (await (await client.get(api(instance, "getSettings"))).json())["wid"] == wid
 
 
-async def test_unknown_and_malformed_codes_are_gone(client: TestClient) -> None:
+async def test_unknown_and_malformed_codes_are_gone(client: Client) -> None:
     """Unknown, forged and malformed codes answer 410 QR code expired."""
     instance = await new_instance(client)
     real = (await qr_link(client, instance)).removeprefix("/link/")
@@ -88,7 +86,7 @@ async def test_unknown_and_malformed_codes_are_gone(client: TestClient) -> None:
     assert await state(client, instance) == "notAuthorized"
 
 
-async def test_bad_phone_is_400(client: TestClient) -> None:
+async def test_bad_phone_is_400(client: Client) -> None:
     """A phone that is not 7 to 15 digits answers 400 with the field, and the code stays usable."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -102,7 +100,7 @@ async def test_bad_phone_is_400(client: TestClient) -> None:
     assert (await client.post(path, json={"phone": 15551234567})).status == 200
 
 
-async def test_phone_entry_code_links_once_with_its_phone(client: TestClient, clock: FakeClock) -> None:
+async def test_phone_entry_code_links_once_with_its_phone(client: Client, clock: FakeClock) -> None:
     """getAuthorizationCode gives XXXX-XXXX; POST /link with it and that phone authorizes, once;
     another phone is 410 (never says whether the code exists) and a bad phone 400."""
     instance = await new_instance(client)
@@ -124,7 +122,7 @@ async def test_phone_entry_code_links_once_with_its_phone(client: TestClient, cl
     assert await resp.json() == {"status": False, "code": ""}
 
 
-async def test_phone_entry_code_expires_with_the_scan_timeout(client: TestClient, clock: FakeClock) -> None:
+async def test_phone_entry_code_expires_with_the_scan_timeout(client: Client, clock: FakeClock) -> None:
     """A phone-entry code is valid for the scan timeout (100 s) only."""
     instance = await new_instance(client)
     resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": "15551234567"})

@@ -5,24 +5,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
 from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.web.keys import INSTANCES
 from tests.conftest import ClientFactory
-from tests.instancekit import api, new_instance, qr_link, until
+from tests.instancekit import Client, api, new_instance, qr_link, until
 
 START = 1_767_225_600  # the FakeClock's start
 
 
-async def _receive(client: TestClient, instance: tuple[int, str], query: str = "") -> Any:
+async def _receive(client: Client, instance: tuple[int, str], query: str = "") -> Any:
     resp = await client.get(api(instance, "receiveNotification") + query)
     assert resp.status == 200, await resp.text()
     return await resp.json()
 
 
-async def _poll(client: TestClient, instance: tuple[int, str], query: str = "") -> asyncio.Task[Any]:
+async def _poll(client: Client, instance: tuple[int, str], query: str = "") -> asyncio.Task[Any]:
     """Start a receiveNotification and return once the server has it waiting."""
     inbox = client.app[INSTANCES].inbox
     before = inbox.waiting(instance[0])
@@ -80,7 +78,7 @@ async def test_one_notification_per_change_in_order_surviving_a_rebuild(
     assert await waiting is None
 
 
-async def test_creation_is_not_a_change(client: TestClient, clock: FakeClock) -> None:
+async def test_creation_is_not_a_change(client: Client, clock: FakeClock) -> None:
     """A new instance has no notification: the long poll answers null at its timeout."""
     instance = await new_instance(client)
     waiting = await _poll(client, instance)
@@ -91,7 +89,7 @@ async def test_creation_is_not_a_change(client: TestClient, clock: FakeClock) ->
     assert await waiting is None
 
 
-async def test_long_poll_answers_as_soon_as_one_is_queued(client: TestClient, clock: FakeClock) -> None:
+async def test_long_poll_answers_as_soon_as_one_is_queued(client: Client, clock: FakeClock) -> None:
     """A waiting receiveNotification answers the moment a change is committed, long before its timeout."""
     instance = await new_instance(client)
     path = await qr_link(client, instance)
@@ -102,7 +100,7 @@ async def test_long_poll_answers_as_soon_as_one_is_queued(client: TestClient, cl
     assert found["body"]["stateInstance"] == "authorized"
 
 
-async def test_notifications_are_per_instance(client: TestClient) -> None:
+async def test_notifications_are_per_instance(client: Client) -> None:
     """One instance's changes are not in another's queue, nor deletable through it."""
     first, second = await new_instance(client), await new_instance(client)
     assert (await client.post(await qr_link(client, first), json={"phone": "15551234567"})).status == 200
@@ -113,7 +111,7 @@ async def test_notifications_are_per_instance(client: TestClient) -> None:
     assert await _receive(client, first) == found
 
 
-async def test_receive_timeout_bounds(client: TestClient, clock: FakeClock) -> None:
+async def test_receive_timeout_bounds(client: Client, clock: FakeClock) -> None:
     """receiveTimeout must be a whole number from 5 to 60; anything else is 400."""
     instance = await new_instance(client)
     for bad in ("4", "61", "abc", "5.5", "", "-5"):

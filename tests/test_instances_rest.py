@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aiohttp.test_utils import TestClient
-
 from qrstream import pairing
 from qrstream.clock import FakeClock
-from tests.instancekit import api, link_path, new_instance, qr_link, state
+from qrstream.config import Config
+from tests.conftest import ClientFactory
+from tests.instancekit import Client, api, link_path, new_instance, qr_link, state
 
 PERIOD = 20.0  # the test config's qr_refresh_s
 
@@ -15,7 +15,7 @@ def _window_end(instance_id: int, now: float) -> float:
     return pairing.window_end(instance_id, pairing.window_at(instance_id, now, PERIOD), PERIOD)
 
 
-async def test_wrong_token_and_unknown_id_answer_the_same_401(client: TestClient) -> None:
+async def test_wrong_token_and_unknown_id_answer_the_same_401(client: Client) -> None:
     """A wrong token, an unknown id and a non-numeric id all give 401 {"error": "Unauthorized"}."""
     instance_id, token = await new_instance(client)
     other = "f" * 50 if token != "f" * 50 else "e" * 50
@@ -31,7 +31,7 @@ async def test_wrong_token_and_unknown_id_answer_the_same_401(client: TestClient
         assert await resp.read() == b'{"error":"Unauthorized"}'
 
 
-async def test_new_instance_is_not_authorized(client: TestClient) -> None:
+async def test_new_instance_is_not_authorized(client: Client) -> None:
     """A new instance answers getStateInstance notAuthorized and empty settings."""
     instance = await new_instance(client)
     resp = await client.get(api(instance, "getStateInstance"))
@@ -40,7 +40,7 @@ async def test_new_instance_is_not_authorized(client: TestClient) -> None:
     assert await resp.json() == {"wid": "", "webhookUrl": ""}
 
 
-async def test_qr_is_stable_within_a_window_and_changes_after(client: TestClient, clock: FakeClock) -> None:
+async def test_qr_is_stable_within_a_window_and_changes_after(client: Client, clock: FakeClock) -> None:
     """Within one refresh window every qr call returns the same QR; the next window another code."""
     instance = await new_instance(client)
     first = await client.get(api(instance, "qr"))
@@ -57,7 +57,7 @@ async def test_qr_is_stable_within_a_window_and_changes_after(client: TestClient
     assert link_path(later["message"]) != link_path(body["message"])
 
 
-async def test_qr_after_authorization_is_already_logged(client: TestClient) -> None:
+async def test_qr_after_authorization_is_already_logged(client: Client) -> None:
     """Once authorized, qr answers alreadyLogged."""
     instance = await new_instance(client)
     resp = await client.post(await qr_link(client, instance), json={"phone": "15551234567"})
@@ -71,7 +71,7 @@ async def test_qr_after_authorization_is_already_logged(client: TestClient) -> N
     }
 
 
-async def test_logout_allows_a_new_qr_and_kills_old_codes(client: TestClient) -> None:
+async def test_logout_allows_a_new_qr_and_kills_old_codes(client: Client) -> None:
     """logout makes the instance notAuthorized; a new QR links again, the code from before is 410."""
     instance = await new_instance(client)
     old_link = await qr_link(client, instance)
@@ -87,7 +87,7 @@ async def test_logout_allows_a_new_qr_and_kills_old_codes(client: TestClient) ->
     assert await resp.json() == {"linked": True, "wid": "4915112345678@c.us"}
 
 
-async def test_reboot_is_starting_briefly_then_back(client: TestClient, clock: FakeClock) -> None:
+async def test_reboot_is_starting_briefly_then_back(client: Client, clock: FakeClock) -> None:
     """reboot: starting (qr answers an error) for 2 s on the clock, then back to the previous state."""
     instance = await new_instance(client)
     assert (await client.post(await qr_link(client, instance), json={"phone": "15551234567"})).status == 200
@@ -100,7 +100,7 @@ async def test_reboot_is_starting_briefly_then_back(client: TestClient, clock: F
     assert await state(client, instance) == "authorized"
 
 
-async def test_set_and_get_settings(client: TestClient) -> None:
+async def test_set_and_get_settings(client: Client) -> None:
     """setSettings stores webhookUrl (absolute http(s) or ""); anything else is 400."""
     instance = await new_instance(client)
     resp = await client.post(api(instance, "setSettings"), json={"webhookUrl": "https://hooks.example/x"})
@@ -117,8 +117,28 @@ async def test_set_and_get_settings(client: TestClient) -> None:
     assert (await (await client.get(api(instance, "getSettings"))).json())["webhookUrl"] == ""
 
 
-async def test_wrong_method_is_405(client: TestClient) -> None:
+async def test_wrong_method_is_405(client: Client) -> None:
     """A Green API path with the wrong method answers 405 JSON."""
     instance = await new_instance(client)
     resp = await client.post(api(instance, "qr"))
     assert resp.status == 405 and await resp.json() == {"error": "Method not allowed"}
+
+
+async def test_reboot_ends_even_across_a_restart(
+    make_client: ClientFactory, config: Config, clock: FakeClock
+) -> None:
+    """A reboot interrupted by a restart still ends on time, with its notification."""
+    client = await make_client(config)
+    instance = await new_instance(client)
+    assert (await client.get(api(instance, "reboot"))).status == 200
+    await client.close()
+    client = await make_client(config)
+    assert await state(client, instance) == "starting"
+    await clock.advance(2.0)
+    assert await state(client, instance) == "notAuthorized"
+    states = []
+    for _ in range(2):
+        found = await (await client.get(api(instance, "receiveNotification"))).json()
+        states.append(found["body"]["stateInstance"])
+        await client.delete(api(instance, "deleteNotification") + f"/{found['receiptId']}")
+    assert states == ["starting", "notAuthorized"]

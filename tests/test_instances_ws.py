@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 from aiohttp import WSServerHandshakeError
-from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
 from qrstream.web.keys import ROTATOR, SERVICES
-from tests.instancekit import ADMIN, api, closed_with, link_path, new_instance, next_message, until
+from tests.instancekit import ADMIN, Client, api, closed_with, link_path, new_instance, next_message, until
 
 PERIOD = 20.0
 ACCOUNT = {"type": "accountData", "message": {"wid": "15551234567@c.us", "phone": "15551234567"}}
 
 
-async def test_subscribers_share_frames_and_see_authorization(client: TestClient, clock: FakeClock) -> None:
+async def test_subscribers_share_frames_and_see_authorization(client: Client, clock: FakeClock) -> None:
     """Two subscribers get identical frames, a new one each period; the decoded QR links the
     instance, after which both get accountData and a 1000 close."""
     instance = await new_instance(client)
@@ -34,7 +33,7 @@ async def test_subscribers_share_frames_and_see_authorization(client: TestClient
 
 
 async def test_frames_render_once_per_window_for_any_number_of_subscribers(
-    client: TestClient, clock: FakeClock
+    client: Client, clock: FakeClock
 ) -> None:
     """Five subscribers and a REST call cost one render per window, and all see the same frame."""
     renderer = client.app[SERVICES].renderer
@@ -56,7 +55,7 @@ async def test_frames_render_once_per_window_for_any_number_of_subscribers(
         await ws.close()
 
 
-async def test_scan_timeout_sends_timeout_expired(client: TestClient, clock: FakeClock) -> None:
+async def test_scan_timeout_sends_timeout_expired(client: Client, clock: FakeClock) -> None:
     """Nobody scans within the scan timeout (from this connection's start): timeoutExpired, close 1000."""
     instance = await new_instance(client)
     ws = await client.ws_connect(api(instance, "scanqrcode"))
@@ -71,7 +70,7 @@ async def test_scan_timeout_sends_timeout_expired(client: TestClient, clock: Fak
     assert await closed_with(ws) == 1000
 
 
-async def test_authorized_instance_gets_already_logged(client: TestClient) -> None:
+async def test_authorized_instance_gets_already_logged(client: Client) -> None:
     """Connecting to an authorized instance: alreadyLogged, then close 1000."""
     instance = await new_instance(client)
     ws = await client.ws_connect(api(instance, "scanqrcode"))
@@ -87,7 +86,7 @@ async def test_authorized_instance_gets_already_logged(client: TestClient) -> No
 
 
 @pytest.mark.parametrize("wrong", ["token", "id"])
-async def test_bad_credentials_refuse_the_upgrade(client: TestClient, wrong: str) -> None:
+async def test_bad_credentials_refuse_the_upgrade(client: Client, wrong: str) -> None:
     """A wrong token or an unknown id: the upgrade is refused with 401."""
     instance_id, token = await new_instance(client)
     path = (
@@ -102,7 +101,7 @@ async def test_bad_credentials_refuse_the_upgrade(client: TestClient, wrong: str
     assert resp.status == 401 and await resp.json() == {"error": "Unauthorized"}
 
 
-async def test_deletion_closes_the_stream(client: TestClient) -> None:
+async def test_deletion_closes_the_stream(client: Client) -> None:
     """Deleting the instance sends {"type": "error", "message": "instance deleted"}, then close 1000."""
     instance = await new_instance(client)
     ws = await client.ws_connect(api(instance, "scanqrcode"))
@@ -113,7 +112,7 @@ async def test_deletion_closes_the_stream(client: TestClient) -> None:
     assert await closed_with(ws) == 1000
 
 
-async def test_rotation_stops_without_subscribers(client: TestClient, clock: FakeClock) -> None:
+async def test_rotation_stops_without_subscribers(client: Client, clock: FakeClock) -> None:
     """The rotation task of an instance ends once its last subscriber has left."""
     rotator = client.app[ROTATOR]
     instance = await new_instance(client)
