@@ -70,9 +70,15 @@ class Watched:
         assert not self.errors, "the page reported errors:\n" + "\n".join(self.errors)
 
 
-def watch(page: Any) -> Watched:
+def watch(page: Any, allow: tuple[str, ...] = ()) -> Watched:
+    """Collect the page's errors from now on, except console errors containing one of `allow`."""
     watched = Watched()
-    page.on("console", lambda msg: watched.errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error" and not any(part in msg.text for part in allow):
+            watched.errors.append(msg.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda exc: watched.errors.append(f"uncaught: {exc}"))
     return watched
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import expect
@@ -16,12 +20,16 @@ from tests.browser import (
     Shots,
     api,
     chromium,
+    create_instance,
+    decode_element,
     fetch_bytes,
     live_server,
     report_folder,
     watch,
 )
+from tests.conftest import ADMIN_KEY
 from tests.qrdecode import decode_png
+from tests.serverproc import ServerProcess
 
 
 @pytest.fixture
@@ -109,3 +117,207 @@ async def test_verify_portal_approve_path(browser: Any, live: Live, shots: Shots
     _, details = await api("GET", f"{live.url}/api/get-verification-details/{vid}", sdk=True)
     assert details["status"] == "completed"
     watched.check()
+
+
+async def open_pair(browser: Any, live: Live, instance: tuple[int, str], viewport: dict[str, int]) -> Any:
+    """The pairing page of `instance`, credentials in the fragment; waits for the first QR code."""
+    page = await browser.new_page(viewport=viewport)
+    page.requested = []  # every URL the page asked for
+    page.on("request", lambda request: page.requested.append(request.url))
+    await page.goto(f"{live.url}/pair#id={instance[0]}&token={instance[1]}")
+    await expect(page.locator("#main")).to_have_attribute("data-state", "waiting")
+    return page
+
+
+async def test_pair_page_shows_the_live_qr_and_pairs_through_the_phone_page(
+    browser: Any, live: Live, shots: Shots
+) -> None:
+    """The QR on /pair leads the phone to /link/<code>; confirming there authorizes the page within 2 s."""
+    instance = await create_instance(live.url)
+    page = await open_pair(browser, live, instance, DESKTOP)
+    watched = watch(page)
+    assert "#" not in page.url and instance[1] not in page.url, "the fragment stays in the address bar"
+    await expect(page.locator("#status")).to_have_text(re.compile("Waiting for a scan"))
+    await expect(page.locator("#countdown")).to_have_text(re.compile(r"Next code in \d+ s|any moment"))
+    assert await page.locator("#qr").get_attribute("alt"), "the QR has no text alternative"
+    decoded = await decode_element(page.locator("#qr"))
+    assert decoded.text.startswith(f"{live.url}/link/"), decoded.text
+    await shots.take(page, "pair-waiting-desktop")
+    phone = await browser.new_page(viewport=PHONE)
+    phone_watched = watch(phone)
+    await phone.goto(decoded.text)
+    await expect(phone.locator("#code")).to_have_count(0)
+    await phone.get_by_label("Phone number").fill("+1 555 123 4567")
+    await phone.get_by_role("button", name="Link").click()
+    await expect(phone.locator("#status")).to_contain_text("+15551234567")
+    await shots.take(phone, "link-linked-phone")
+    await expect(page.locator("#status")).to_have_text("Authorized as +15551234567", timeout=2000)
+    await expect(page.locator("#qr-box")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Log out")).to_be_focused()
+    await shots.take(page, "pair-authorized")
+    assert page.requested[0] == f"{live.url}/pair", "the fragment reached the server"
+    assert not [url for url in page.requested if instance[1] in urlsplit(url).query]
+    watched.check()
+    phone_watched.check()
+
+
+async def test_log_out_starts_a_new_pairing(browser: Any, live: Live) -> None:
+    """Log out on an authorized instance logs it out and shows a fresh QR code at once."""
+    instance = await create_instance(live.url)
+    await authorize(live, instance, 4915112345678)
+    page = await browser.new_page(viewport=PHONE)
+    watched = watch(page)
+    await page.goto(f"{live.url}/pair#id={instance[0]}&token={instance[1]}")
+    await expect(page.locator("#status")).to_have_text("Authorized as +4915112345678")
+    await page.keyboard.press("Enter")  # focus is on Log out
+    await expect(page.locator("#main")).to_have_attribute("data-state", "waiting")
+    decoded = await decode_element(page.locator("#qr"))
+    assert decoded.text.startswith(f"{live.url}/link/")
+    _, state = await api("GET", f"{live.url}/waInstance{instance[0]}/getStateInstance/{instance[1]}")
+    assert state == {"stateInstance": "notAuthorized"}
+    watched.check()
+
+
+async def test_the_qr_changes_after_a_refresh(browser: Any, live: Live, shots: Shots) -> None:
+    """A new frame replaces the QR (a new /link/ code) and the countdown restarts from the learnt period."""
+    instance = await create_instance(live.url)
+    page = await open_pair(browser, live, instance, PHONE)
+    watched = watch(page)
+    first = await decode_element(page.locator("#qr"))
+    source = await page.locator("#qr").get_attribute("src")
+    await page.wait_for_function("s => document.getElementById('qr').src !== s", arg=source, timeout=3000)
+    second = await decode_element(page.locator("#qr"))
+    assert first.text != second.text
+    assert second.text.startswith(f"{live.url}/link/")
+    # After three frames the page knows the period is 1 s.
+    for _ in range(2):
+        source = await page.locator("#qr").get_attribute("src")
+        await page.wait_for_function("s => document.getElementById('qr').src !== s", arg=source, timeout=3000)
+    await expect(page.locator("#countdown")).to_have_text(re.compile(r"Next code in 1 s|any moment"))
+    await shots.take(page, "pair-waiting-phone")
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"]
+    watched.check()
+
+
+async def test_wrong_credentials_say_so_and_do_not_retry(browser: Any, live: Live, shots: Shots) -> None:
+    """A wrong token shows "Wrong instance id or token", back on the form, with no websocket attempt."""
+    instance_id, _ = await create_instance(live.url)
+    page = await browser.new_page(viewport=PHONE)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    await page.goto(f"{live.url}/pair#id={instance_id}&token={'0' * 50}")
+    await expect(page.locator("#status")).to_contain_text("Wrong instance id or token")
+    await expect(page.locator("#credentials")).to_be_visible()
+    await expect(page.locator("#instance-id")).to_be_focused()
+    await shots.take(page, "pair-bad-credentials")
+    assert sockets == []
+
+
+async def test_timeout_offers_a_new_qr(browser: Any, live_config: Config, shots: Shots) -> None:
+    """After the scan timeout the page says so and "Get a new QR" (keyboard) starts again."""
+    async with live_server(live_config.replace(qr_scan_timeout_s=1.5)) as live:
+        instance = await create_instance(live.url)
+        page = await open_pair(browser, live, instance, PHONE)
+        watched = watch(page)
+        await expect(page.locator("#main")).to_have_attribute("data-state", "timeout", timeout=4000)
+        await expect(page.locator("#status")).to_contain_text("Timed out")
+        await expect(page.locator("#qr-box")).to_be_hidden()
+        await expect(page.get_by_role("button", name="Get a new QR")).to_be_focused()
+        await shots.take(page, "pair-timeout")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#main")).to_have_attribute("data-state", "waiting")
+        assert (await decode_element(page.locator("#qr"))).text.startswith(f"{live.url}/link/")
+        watched.check()
+
+
+async def test_keyboard_only_pairing_with_a_code_on_the_link_page(
+    browser: Any, live: Live, shots: Shots
+) -> None:
+    """With a code from getAuthorizationCode, /link is filled and sent with the keyboard alone."""
+    instance = await create_instance(live.url)
+    page = await open_pair(browser, live, instance, DESKTOP)
+    status, body = await api(
+        "POST",
+        f"{live.url}/waInstance{instance[0]}/getAuthorizationCode/{instance[1]}",
+        json={"phoneNumber": 447700900123},
+    )
+    assert status == 200 and body["status"] is True, body
+    phone = await browser.new_page(viewport=PHONE)
+    watched = watch(phone)
+    await phone.goto(f"{live.url}/link")
+    await tab_to(phone, "code")
+    await phone.keyboard.type(body["code"])
+    await tab_to(phone, "phone")
+    await phone.keyboard.type("447700900123")
+    await shots.take(phone, "link-code-filled")
+    await phone.keyboard.press("Enter")
+    await expect(phone.locator("#status")).to_contain_text("+447700900123")
+    await expect(page.locator("#status")).to_have_text("Authorized as +447700900123", timeout=2000)
+    watched.check()
+
+
+async def test_link_page_messages_for_a_used_code_and_a_bad_phone(browser: Any, live: Live) -> None:
+    """/link/<code> says a used code has expired (410) and explains a bad phone number (400)."""
+    instance = await create_instance(live.url)
+    pair = await open_pair(browser, live, instance, DESKTOP)
+    link = (await decode_element(pair.locator("#qr"))).text
+    phone = await browser.new_page(viewport=PHONE)
+    watched = watch(phone, allow=("status of 400", "status of 410"))
+    await phone.goto(link)
+    await phone.get_by_label("Phone number").fill("12")
+    await phone.get_by_role("button", name="Link").click()
+    await expect(phone.locator("#status")).to_have_attribute("data-state", "invalid")
+    status, _ = await api("POST", link, json={"phone": "15550001111"})
+    assert status == 200
+    await phone.get_by_label("Phone number").fill("15550002222")
+    await phone.get_by_role("button", name="Link").click()
+    await expect(phone.locator("#status")).to_contain_text("expired")
+    watched.check()
+
+
+async def test_page_reconnects_by_itself_after_a_server_restart(
+    browser: Any, tmp_path: Path, shots: Shots
+) -> None:
+    """Stopping the server shows "Reconnecting in N s"; once it is back on the same port a QR shows again."""
+    env = {
+        "QRSTREAM_DB": str(tmp_path / "restart.db"),
+        "QRSTREAM_ADMIN_KEY": ADMIN_KEY,
+        "QRSTREAM_QR_REFRESH_S": "1",
+        "QRSTREAM_RENDER_WORKERS": "0",
+    }
+    with ServerProcess(["--port", "0"], env) as first:
+        url = await asyncio.to_thread(first.wait_ready)
+        port = url.rsplit(":", 1)[1]
+        instance = await create_instance(url)
+        page = await browser.new_page(viewport=PHONE)
+        watched = watch(page, allow=("ERR_CONNECTION_REFUSED", "WebSocket connection"))
+        await page.goto(f"{url}/pair#id={instance[0]}&token={instance[1]}")
+        await expect(page.locator("#main")).to_have_attribute("data-state", "waiting")
+        assert await asyncio.to_thread(first.stop) == 0
+        await expect(page.locator("#status")).to_have_text(re.compile(r"Reconnecting( in \d+ s)?…"))
+        await shots.take(page, "pair-reconnecting")
+    with ServerProcess(["--port", port], env) as second:
+        await asyncio.to_thread(second.wait_ready)
+        await expect(page.locator("#main")).to_have_attribute("data-state", "waiting", timeout=15000)
+        decoded = await decode_element(page.locator("#qr"))
+        assert decoded.text.startswith(f"{url}/link/")
+        await asyncio.to_thread(second.stop)
+    watched.check()
+
+
+async def authorize(live: Live, instance: tuple[int, str], phone: int) -> None:
+    """Authorize `instance` the phone's way, through a pairing code."""
+    base = f"{live.url}/waInstance{instance[0]}"
+    _, body = await api("POST", f"{base}/getAuthorizationCode/{instance[1]}", json={"phoneNumber": phone})
+    status, linked = await api("POST", f"{live.url}/link", json={"code": body["code"], "phone": str(phone)})
+    assert status == 200, linked
+
+
+async def tab_to(page: Any, element_id: str, presses: int = 10) -> None:
+    """Press Tab until `element_id` has the focus, as a keyboard user would."""
+    for _ in range(presses):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"Tab never reached #{element_id}")
