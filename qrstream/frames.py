@@ -2,7 +2,8 @@
 
 A frame is made once and shared by every REST caller and every websocket subscriber:
 its PNG is rendered once (off the event loop when the renderer has a process pool)
-and its `{"type": "qrCode", "message": "<base64>"}` text is encoded once.
+and its `{"type": "qrCode", "message": "<base64>"}` text is encoded once. The cache
+holds the texts of the current and next windows of every watched instance.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from qrstream import pairing
-from qrstream.qr import QrImage, QrRenderer, QrSpec
+from qrstream.qr import QrRenderer, QrSpec
 
 FrameKey = tuple[int, int, int]
 """(instance id, generation, window)"""
@@ -26,9 +27,8 @@ class Frame:
     window: int
     code: str
     link: str
-    image: QrImage
     text: str
-    """The message every client gets, encoded once."""
+    """The message every client gets, encoded once (the PNG itself stays in the renderer's cache)."""
 
 
 class Frames:
@@ -83,4 +83,4 @@ class Frames:
         link = f"{self._base_url}/link/{code}"  # the phone's pairing page for this window
         image = await self._renderer.render(QrSpec(link))
         text = json.dumps({"type": "qrCode", "message": image.b64}, separators=(",", ":"))
-        return Frame(instance_id, generation, window, code, link, image, text)
+        return Frame(instance_id, generation, window, code, link, text)

@@ -43,6 +43,11 @@ class Instance:
     resume_state: str
     starting_until: float | None
 
+    @property
+    def logged_in(self) -> bool:
+        """Authorized, or starting on the way back to authorized."""
+        return self.state == AUTHORIZED or (self.state == STARTING and self.resume_state == AUTHORIZED)
+
     @classmethod
     def from_row(cls, row: Row) -> Instance:
         return cls(

@@ -83,6 +83,10 @@ async def test_authorized_instance_gets_already_logged(client: Client) -> None:
         "message": "instance account already authorized",
     }
     assert await closed_with(late) == 1000
+    assert (await client.get(api(instance, "reboot"))).status == 200
+    rebooting = await client.ws_connect(api(instance, "scanqrcode"))
+    assert (await next_message(rebooting))["type"] == "alreadyLogged"  # on its way back to authorized
+    assert await closed_with(rebooting) == 1000
 
 
 @pytest.mark.parametrize("wrong", ["token", "id"])

@@ -18,7 +18,7 @@ from aiohttp import WSCloseCode, web
 
 from qrstream.clock import Clock
 from qrstream.frames import Frames
-from qrstream.instances import ALREADY_LOGGED, AUTHORIZED, DELETED, TIMEOUT_EXPIRED, Instance
+from qrstream.instances import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED, Instance
 from qrstream.web.http import services
 from qrstream.web.keys import FRAMES, HUB, INSTANCES, ROTATOR
 from qrstream.web.limits import open_capped_websocket
@@ -73,7 +73,7 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
     ws = await open_capped_websocket(request, topic(instance.id))
     if ws.closed:  # refused with 1013: too many subscribers for this instance or from this address
         return ws
-    if instance.state == AUTHORIZED:
+    if instance.logged_in:
         return await _say_and_close(ws, ALREADY_LOGGED)
     hub, name = request.app[HUB], topic(instance.id)
     hub.join(name, ws, request.transport)
@@ -84,7 +84,7 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
         current = await instances.get(instance.id)
         if current is None:
             return await _say_and_close(ws, DELETED)
-        if current.state == AUTHORIZED:
+        if current.logged_in:
             return await _say_and_close(ws, ALREADY_LOGGED)
         # Through the hub: in order with the rotation's frames, and not twice when the rotation
         # publishes this same frame at the turn of the window.
