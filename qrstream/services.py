@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from qrstream.bus import Bus, open_bus
 from qrstream.clock import Clock
 from qrstream.config import Config
+from qrstream.leases import Leases, LocalLeases, leases_for
 from qrstream.qr import QrRenderer
 from qrstream.store import Database, open_database
 from qrstream.store.settings import get_or_create
@@ -46,6 +47,8 @@ class Services:
     executor: Executor | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
     pending_hooks: list[Callable[[], None]] = field(default_factory=list)
+    leases: Leases = field(default_factory=LocalLeases)
+    """Jobs that run in one process at a time (shared through the bus when it is Redis)."""
 
     def notify_pending(self) -> None:
         """Call after committing a notification: wakes the webhook sender now (it also polls ~1 s)."""
@@ -116,4 +119,5 @@ async def open_services(config: Config, clock: Clock) -> Services:
         secrets=secrets,
         base_url=config.base_url(),
         executor=executor,
+        leases=leases_for(bus),
     )

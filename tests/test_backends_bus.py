@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from qrstream.bus import Bus, BusError, open_bus
 from qrstream.bus.memory import MemoryBus
 from qrstream.bus.redis import RedisBus, channel
+from qrstream.leases import leases_for
 from tests.backends import RedisServer, free_port
 
 WAIT_S = 10.0
@@ -241,3 +242,58 @@ async def test_a_version_gap_rereads_every_topic(redis_url: str) -> None:
     finally:
         await raw.aclose()
         await bus.close()
+
+
+async def test_ready_means_a_state_read_after_it_misses_no_announcement(make_bus: BusFactory) -> None:
+    """subscribe, await ready, then another process publishes: the listener hears it."""
+    a, b = await make_bus(), await make_bus()
+    heard = Heard()
+    a.subscribe("ready", heard)
+    await a.ready("ready")
+    await b.publish("ready", "announced")
+    assert await heard.until(1) == ["announced"]
+
+
+async def test_local_leases_always_grant(make_bus: BusFactory) -> None:
+    """With one process (memory bus) every claim is granted; on Redis the first of two claims wins."""
+    a, b = await make_bus(), await make_bus()
+    first, second = leases_for(a), leases_for(b)
+    assert await first.claim("job", 5.0)
+    assert await second.claim("job", 5.0) is isinstance(a, MemoryBus)
+
+
+async def test_a_lease_is_renewed_by_its_owner_and_taken_over_when_released(redis_url: str) -> None:
+    """The owner renews; others are refused until it releases."""
+    a, b = await open_bus(redis_url), await open_bus(redis_url)
+    try:
+        one, two = leases_for(a), leases_for(b)
+        assert await one.claim("rotate:1", 5.0)
+        assert not await two.claim("rotate:1", 5.0)
+        assert await one.claim("rotate:1", 5.0)
+        assert await two.claim("rotate:2", 5.0)  # another name is another lease
+        await two.release("rotate:1")  # not its own: no effect
+        assert not await two.claim("rotate:1", 5.0)
+        await one.release("rotate:1")
+        assert await two.claim("rotate:1", 5.0)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_lease_nobody_renews_runs_out(redis_url: str) -> None:
+    """A dead owner's lease expires after its time (Redis's clock), and another process takes it."""
+    a, b = await open_bus(redis_url), await open_bus(redis_url)
+    try:
+        one, two = leases_for(a), leases_for(b)
+        assert await one.claim("short", 0.2)
+        assert not await two.claim("short", 0.2)
+        taken = False
+        for _ in range(100):  # bounded: 100 times 20 ms
+            await asyncio.sleep(0.02)
+            if await two.claim("short", 5.0):
+                taken = True
+                break
+        assert taken
+    finally:
+        await a.close()
+        await b.close()

@@ -29,6 +29,11 @@ class Bus(Protocol):
         """The last kept message of `topic`, if any."""
         ...
 
+    async def ready(self, topic: str) -> None:
+        """Return once this process's listeners of `topic` (subscribe first) hear everything
+        published from now on: a state read after it cannot miss a change announced later."""
+        ...
+
     async def forget(self, topic: str) -> None:
         """Drop the topic's kept value."""
         ...

@@ -50,6 +50,9 @@ class MemoryBus:
     async def latest(self, topic: str) -> str | None:
         return self._latest.get(topic)
 
+    async def ready(self, topic: str) -> None:
+        """Subscriptions here are live at once."""
+
     async def forget(self, topic: str) -> None:
         self._latest.pop(topic, None)
 

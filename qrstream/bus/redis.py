@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,22 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[1], tostring(v))
 return v
+"""
+
+CLAIM = """
+local owner = redis.call('GET', KEYS[1])
+if owner == false or owner == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+end
+return 0
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
 """
 
 
@@ -150,18 +167,29 @@ class RedisBus:
         return unsubscribe
 
     async def latest(self, topic: str) -> str | None:
-        if topic in self._listeners and topic not in self._topics:
-            # Subscribed but not confirmed yet: the confirmation's read is the starting point
-            # (not the state after it, which listeners may have been handed already).
-            ready = self._ready.setdefault(topic, asyncio.get_running_loop().create_future())
-            with contextlib.suppress(TimeoutError):
-                start = await asyncio.wait_for(asyncio.shield(ready), READY_TIMEOUT_S)
-                if start is not None:
-                    return start.latest
+        start = await self._confirmed(topic)
+        if start is not None:
+            # The confirmation's read is the starting point of a new subscription (not the
+            # state after it, which listeners may have been handed already).
+            return start.latest
         known = self._topics.get(topic)
         if known is not None and topic in self._listeners:
             return known.latest
         return parse(await self._redis.get(_keys(topic)[1]) or "")[1]
+
+    async def ready(self, topic: str) -> None:
+        await self._confirmed(topic)
+
+    async def _confirmed(self, topic: str) -> _Topic | None:
+        """Wait (bounded) until a subscribed topic's subscription is live at Redis; its starting
+        point when this call did the waiting."""
+        if topic not in self._listeners or topic in self._topics:
+            return None
+        ready = self._ready.setdefault(topic, asyncio.get_running_loop().create_future())
+        try:
+            return await asyncio.wait_for(asyncio.shield(ready), READY_TIMEOUT_S)
+        except TimeoutError:
+            return None
 
     async def forget(self, topic: str) -> None:
         await self._forget(keys=_keys(topic), args=[channel(topic), FORGOTTEN_TTL_S])
@@ -169,10 +197,12 @@ class RedisBus:
     async def close(self) -> None:
         self._closed = True
         self._listeners.clear()
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        pump = self._pump
+        # Cancel until it is done: on Python 3.11 a cancel landing inside redis-py's own
+        # timeouts can be swallowed, and the task would go on reading.
+        while pump is not None and not pump.done():
+            pump.cancel()
+            await asyncio.wait([pump], timeout=0.5)
         for topic in list(self._ready):
             self._resolve(topic, None)
         await self._sub_client.aclose()
@@ -181,6 +211,10 @@ class RedisBus:
     def topics(self) -> list[str]:
         """Topics with at least one local listener."""
         return list(self._listeners)
+
+    def leases(self) -> RedisLeases:
+        """Leases shared by every process on this Redis (see `qrstream.leases`)."""
+        return RedisLeases(self._redis)
 
     # --- the pub/sub task -------------------------------------------------------------------
 
@@ -202,7 +236,7 @@ class RedisBus:
                 for topic in [t for t in self._topics if t not in self._listeners]:
                     del self._topics[topic]
                 syncer = asyncio.get_running_loop().create_task(self._sync(pubsub))
-                while True:
+                while not self._closed:
                     message = await pubsub.get_message(timeout=None)
                     if message is not None:
                         await self._handle(message)
@@ -316,3 +350,19 @@ class RedisBus:
                 listener(topic, text)
             except Exception:
                 log.exception("bus listener failed on topic %s", topic)
+
+
+class RedisLeases:
+    """A lease is a key holding its owner's token, with Redis's own expiry."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.owner = uuid.uuid4().hex
+        self._claim = redis.register_script(CLAIM)
+        self._release = redis.register_script(RELEASE)
+
+    async def claim(self, name: str, ttl_s: float) -> bool:
+        ttl_ms = max(1, round(ttl_s * 1000))
+        return bool(await self._claim(keys=[f"{PREFIX}lease:{name}"], args=[self.owner, ttl_ms]))
+
+    async def release(self, name: str) -> None:
+        await self._release(keys=[f"{PREFIX}lease:{name}"], args=[self.owner])
