@@ -145,7 +145,7 @@ async def test_qr_code_errors(client: TestClient, sdk_headers: dict[str, str]) -
     """Empty id 400, unknown or malformed id 404, a started verification 409 with current_status."""
     resp = await client.get("/api/get-verification-qrcode/", headers=sdk_headers)
     assert resp.status == 400
-    assert (await resp.json())["error"] == "Missing verification_id"
+    assert await resp.json() == {"error": "Missing verification_id"}
     for unknown in ["ver_0123456789abcdef01234567", "ver_xyz", "abc", "ver_ABCDEF0123456789ABCDEF01"]:
         resp = await client.get(f"/api/get-verification-qrcode/{unknown}", headers=sdk_headers)
         assert resp.status == 404, unknown
@@ -188,6 +188,7 @@ async def test_details(client: TestClient, sdk_headers: dict[str, str], clock: F
     assert await resp.json() == {"error": "Verification not found"}
     resp = await client.get("/api/get-verification-details/", headers=sdk_headers)
     assert resp.status == 400
+    assert await resp.json() == {"error": "Missing verification_id"}
 
 
 async def test_start_and_complete(client: TestClient, sdk_headers: dict[str, str]) -> None:

@@ -116,6 +116,7 @@ async def test_portal_page_changes_nothing(client: TestClient, sdk_headers: dict
         assert "<script>" not in html
         for element_id in ("status", "decision", "approve", "decline"):
             assert f'id="{element_id}"' in html
+        assert (await client.head(f"/verify?verification_id={vid}")).status == 200
     details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
     body = await details.json()
     assert body["status"] == "generated"

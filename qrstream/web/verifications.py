@@ -81,7 +81,7 @@ async def generate(request: web.Request) -> web.Response:
 
 async def missing_id(request: web.Request) -> web.Response:
     require_sdk_key(request)
-    raise BadRequest("Missing verification_id", field="verification_id")
+    raise BadRequest("Missing verification_id")  # the contract's body is exactly {"error": …}
 
 
 async def qrcode(request: web.Request) -> web.Response:
@@ -172,4 +172,4 @@ def setup(app: web.Application) -> None:
     add("GET", "/api/verification-events/{id}", events, name="verification-events")
     add("POST", "/api/verification/{id}/start", start, name="verification-start")
     add("POST", "/api/verification/{id}/complete", complete, name="verification-complete")
-    add("GET", "/verify", portal, name="verify-portal")
+    app.router.add_get("/verify", portal, name="verify-portal")  # HEAD too: link previews probe
