@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from aiohttp import web
@@ -24,6 +25,22 @@ def page(name: str) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / name, headers=PAGE_HEADERS)
 
 
+_ASSET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\.(?:css|js|png|svg|ico|html)")
+
+
+async def asset(request: web.Request) -> web.FileResponse:
+    """One file of `static/` by plain name; anything else is the usual JSON 404.
+
+    (`add_static` answers a missing file with an empty `application/octet-stream` 404 that
+    the error middleware never sees, and serves dotfiles.)
+    """
+    name = request.match_info["filename"]
+    path = STATIC_DIR / name
+    if not _ASSET.fullmatch(name) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
+
+
 def setup(app: web.Application) -> None:
     """Serve the page assets (scripts, styles, images) under /static/."""
-    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
+    app.router.add_get("/static/{filename}", asset, name="static")
