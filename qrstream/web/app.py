@@ -12,7 +12,18 @@ from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
 from qrstream.redact import protect_logs
 from qrstream.services import open_services
-from qrstream.web import cards, instances, limits, metrics, pages, request_id, static, verifications, webhooks
+from qrstream.web import (
+    cards,
+    instances,
+    limits,
+    metrics,
+    openapi,
+    pages,
+    request_id,
+    static,
+    verifications,
+    webhooks,
+)
 from qrstream.web.http import json_response
 from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware
@@ -58,6 +69,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     request_id.setup(app)
     metrics.setup(app)
     limits.setup(app)
+    openapi.setup(app)
     # API families register here, in dependency order (their cleanup contexts follow core's).
     cards.setup(app)
     verifications.setup(app)

@@ -1,0 +1,113 @@
+"""The OpenAPI 3.1 document of every HTTP endpoint, built from Python (served at /openapi.json).
+
+A test walks the app's router and fails when a route is missing here or a path
+here has no route, so the document stays true as the server grows.
+"""
+
+from __future__ import annotations
+
+from qrstream.apidoc import cards, instances, verifications
+from qrstream.apidoc.parts import (
+    ERROR,
+    INT,
+    SCHEMAS,
+    SECURITY_SCHEMES,
+    STR,
+    Json,
+    errors,
+    json_ok,
+    obj,
+    path_param,
+    query_param,
+    typed_ok,
+)
+
+VERSION = "0.1.0"
+
+
+def _core_paths() -> dict[str, Json]:
+    failed = obj(
+        {"failed": {"type": "array", "items": obj({"receiptId": INT, "url": STR, "attempts": INT})}},
+    )
+    return {
+        "/healthz": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Liveness",
+                "responses": {"200": json_ok("Up.", obj({"status": STR}))},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Prometheus metrics",
+                "responses": {"200": typed_ok("Prometheus text format 0.0.4.", "text/plain")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "This document",
+                "responses": {"200": json_ok("OpenAPI 3.1.", {"type": "object"})},
+            }
+        },
+        "/admin/webhooks/failed": {
+            "get": {
+                "tags": ["admin"],
+                "summary": "Webhook deliveries given up on, most recent first",
+                "security": [{"admin": []}],
+                "parameters": [
+                    query_param("limit", "How many, 1 to 1000 (default 100).", {"type": "integer"})
+                ],
+                "responses": {
+                    "200": json_ok("The failed deliveries.", failed),
+                    **errors(ERROR, 400, 401, 429),
+                },
+            }
+        },
+        "/pair": {
+            "get": {
+                "tags": ["pages"],
+                "summary": "The browser pairing page (credentials stay in the URL fragment)",
+                "responses": {"200": typed_ok("The page.", "text/html")},
+            }
+        },
+        "/static/{filename}": {
+            "parameters": [path_param("filename", "A script, style or image of the pages.")],
+            "get": {
+                "tags": ["pages"],
+                "summary": "Page assets",
+                "responses": {
+                    "200": {"description": "The file.", "content": {"*/*": {"schema": STR}}},
+                    **errors(ERROR, 404),
+                },
+            },
+        },
+    }
+
+
+def build(base_url: str) -> Json:
+    """The whole document, with `base_url` as its one server."""
+    paths: dict[str, Json] = {}
+    for part in (
+        _core_paths(),
+        cards.admin_paths(),
+        instances.admin_paths(),
+        cards.public_paths(),
+        verifications.paths(),
+        instances.green_paths(),
+        instances.link_paths(),
+    ):
+        paths.update(part)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "qrstream",
+            "version": VERSION,
+            "description": "Makes, serves and streams QR codes: instance pairing (after the Green API `qr` "
+            "method), digital cards (after Becard) and verification handoff (after OKID).",
+        },
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
+    }

@@ -1,0 +1,153 @@
+"""Paths of the admin card API and the public card API (Laravel-style `{"message"}` errors)."""
+
+from __future__ import annotations
+
+from qrstream.apidoc.parts import (
+    ERROR,
+    INT,
+    MESSAGE,
+    STR,
+    Json,
+    empty,
+    errors,
+    json_body,
+    json_ok,
+    obj,
+    path_param,
+    query_param,
+    ref,
+    typed_ok,
+)
+
+UUID = path_param("uuid", "The card's UUID (lowercase UUID4).")
+ADMIN = [{"admin": []}]
+
+
+def _admin(summary: str, ok: dict[str, Json], *statuses: int, body: Json | None = None) -> Json:
+    operation: Json = {
+        "tags": ["admin"],
+        "summary": summary,
+        "security": ADMIN,
+        "responses": {**ok, **errors(ERROR, 401, 429, *statuses)},
+    }
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def admin_paths() -> dict[str, Json]:
+    card = {"200": json_ok("The card.", ref("Card"))}
+    return {
+        "/admin/cards": {
+            "post": _admin(
+                "Create a card",
+                {"201": json_ok("The new card.", ref("Card"))},
+                400,
+                413,
+                body=json_body(ref("CardInput")),
+            ),
+        },
+        "/admin/cards/{uuid}": {
+            "parameters": [UUID],
+            "get": _admin("Read a card", card, 404),
+            "patch": _admin(
+                "Change some fields of a card", card, 400, 404, 413, body=json_body(ref("CardPatch"))
+            ),
+            "delete": _admin("Delete a card", {"204": empty("Deleted.")}, 404),
+        },
+        "/admin/cards/{uuid}/target": {
+            "parameters": [UUID],
+            "put": _admin(
+                "Point the card's dynamic link somewhere (null: back to the card page)",
+                card,
+                400,
+                404,
+                413,
+                body=json_body(
+                    obj({"url": {"type": ["string", "null"], "format": "uri"}}, additionalProperties=False)
+                ),
+            ),
+        },
+        "/admin/cards/{uuid}/stats": {
+            "parameters": [UUID],
+            "get": _admin(
+                "Scans of the card's dynamic link",
+                {
+                    "200": json_ok(
+                        "Total and per-day scans.",
+                        obj({"scans": INT, "daily": {"type": "object", "additionalProperties": INT}}),
+                    )
+                },
+                404,
+            ),
+        },
+    }
+
+
+def _public(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
+    return {
+        "tags": ["cards"],
+        "summary": summary,
+        "responses": {**ok, **errors(MESSAGE, 404, *statuses)},
+        **extra,
+    }
+
+
+def public_paths() -> dict[str, Json]:
+    base = "/v1/public/card/{uuid}"
+    offline_query = [
+        query_param("expires", "Unix seconds when the signature stops being valid.", required=False),
+        query_param("signature", "64 lowercase hex: HMAC-SHA256 of the URL up to `expires`.", required=False),
+    ]
+    return {
+        f"{base}/prefetch": {
+            "parameters": [UUID],
+            "get": _public("The public card", {"200": json_ok("The card.", ref("PublicCard"))}),
+        },
+        f"{base}/vcard": {
+            "parameters": [UUID],
+            "get": _public("The card as a vCard 3.0 download", {"200": typed_ok("The vCard.", "text/vcard")}),
+        },
+        f"{base}/qr-code": {
+            "parameters": [UUID],
+            "post": _public(
+                "The URL of the card's QR image (the same while the card is unchanged)",
+                {"200": json_ok("Where the PNG is.", obj({"url": STR}))},
+            ),
+        },
+        f"{base}/qr-code/offline": {
+            "parameters": [UUID],
+            "post": _public(
+                "Sign an offline QR request",
+                {"200": typed_ok("`expires=<unix seconds>&signature=<64 hex>`.", "text/plain")},
+            ),
+            "get": _public(
+                "The offline QR: a PNG data URI holding the vCard itself",
+                {"200": typed_ok("`data:image/png;base64,…`.", "text/plain")},
+                403,
+                429,
+                parameters=offline_query,
+            ),
+        },
+        "/c/{uuid}": {
+            "parameters": [UUID],
+            "get": _public("The card's HTML page", {"200": typed_ok("The page.", "text/html")}),
+        },
+        "/media/card_qrcodes/{name}": {
+            "parameters": [path_param("name", "`<n>-<hash>.png`, from `POST …/qr-code`.")],
+            "get": _public(
+                "The card's QR image (immutable)",
+                {
+                    "200": typed_ok("A PNG QR of the card's dynamic link.", "image/png", {"type": "string"}),
+                    "304": empty("Not modified (If-None-Match matched the ETag)."),
+                },
+            ),
+        },
+        "/q/{code}": {
+            "parameters": [path_param("code", "The dynamic link's code.")],
+            "get": _public(
+                "Follow the card's dynamic link (counts one scan)",
+                {"302": {"description": "To the card's target.", "headers": {"Location": {"schema": STR}}}},
+            ),
+        },
+    }

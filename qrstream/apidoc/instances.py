@@ -1,0 +1,190 @@
+"""Paths of the instance API (after the Green API), its admin side and the phone's `/link`."""
+
+from __future__ import annotations
+
+from qrstream.apidoc.parts import (
+    BOOL,
+    ERROR,
+    INT,
+    STR,
+    Json,
+    empty,
+    errors,
+    json_body,
+    json_ok,
+    obj,
+    path_param,
+    query_param,
+    ref,
+    typed_ok,
+)
+
+ID = path_param("id", "The instance's `idInstance`.")
+TOKEN = path_param("token", "The instance's `apiTokenInstance`.")
+ADMIN = [{"admin": []}]
+
+
+def _green(
+    method: str, verb: str, summary: str, ok: dict[str, Json], *statuses: int, **extra: object
+) -> Json:
+    operation: Json = {
+        "tags": ["instances"],
+        "summary": summary,
+        "responses": {**ok, **errors(ERROR, 401, 404, 429, *statuses)},
+        **extra,
+    }
+    return {f"/waInstance{{id}}/{method}/{{token}}": {"parameters": [ID, TOKEN], verb: operation}}
+
+
+def green_paths() -> dict[str, Json]:
+    paths: dict[str, Json] = {}
+    paths.update(
+        _green("qr", "get", "The current pairing QR", {"200": json_ok("A QR or why not.", ref("QrMessage"))})
+    )
+    paths.update(
+        _green(
+            "scanqrcode",
+            "get",
+            "Websocket: the live pairing QR, then accountData, timeoutExpired or alreadyLogged; closes 1000",
+            {"101": {"description": "Switching to the websocket protocol."}},
+            **{"x-websocket": True},
+        )
+    )
+    state = obj({"stateInstance": {"type": "string", "enum": ["notAuthorized", "authorized", "starting"]}})
+    paths.update(_green("getStateInstance", "get", "The instance's state", {"200": json_ok("State.", state)}))
+    paths.update(_green("logout", "get", "Log out", {"200": json_ok("Done.", obj({"isLogout": BOOL}))}))
+    paths.update(_green("reboot", "get", "Reboot", {"200": json_ok("Done.", obj({"isReboot": BOOL}))}))
+    paths.update(
+        _green(
+            "receiveNotification",
+            "get",
+            "The oldest unacknowledged notification, waiting up to receiveTimeout seconds; null when none",
+            {"200": json_ok("A notification or null.", ref("Notification"))},
+            400,
+            parameters=[
+                query_param(
+                    "receiveTimeout",
+                    "Seconds to wait, 5 to 60 (default 5).",
+                    {"type": "integer", "minimum": 5, "maximum": 60},
+                )
+            ],
+        )
+    )
+    paths["/waInstance{id}/deleteNotification/{token}/{receiptId}"] = {
+        "parameters": [ID, TOKEN, path_param("receiptId", "The notification's receiptId.", INT)],
+        "delete": {
+            "tags": ["instances"],
+            "summary": "Acknowledge a notification",
+            "responses": {
+                "200": json_ok("`false` when there was none.", obj({"result": BOOL})),
+                **errors(ERROR, 400, 401, 404, 429),
+            },
+        },
+    }
+    paths.update(
+        _green(
+            "setSettings",
+            "post",
+            "Set the webhook URL ('' for none)",
+            {"200": json_ok("Saved.", obj({"saveSettings": BOOL}))},
+            400,
+            413,
+            requestBody=json_body(obj({"webhookUrl": STR})),
+        )
+    )
+    settings = obj({"wid": STR, "webhookUrl": STR})
+    paths.update(_green("getSettings", "get", "The settings", {"200": json_ok("Settings.", settings)}))
+    paths.update(
+        _green(
+            "getAuthorizationCode",
+            "post",
+            "A pairing code XXXX-XXXX to enter on /link with this phone number",
+            {
+                "200": json_ok(
+                    "The code (`status: false, code: ''` when authorized).",
+                    obj({"status": BOOL, "code": STR}),
+                )
+            },
+            400,
+            413,
+            requestBody=json_body(obj({"phoneNumber": ref("Phone")})),
+        )
+    )
+    return paths
+
+
+def admin_paths() -> dict[str, Json]:
+    admin_id = path_param("id", "The instance's `idInstance`.")
+    unauthorized = errors(ERROR, 401, 429)
+    return {
+        "/admin/instances": {
+            "post": {
+                "tags": ["admin"],
+                "summary": "Create an instance",
+                "security": ADMIN,
+                "requestBody": json_body(
+                    obj({}, {"webhookUrl": {"type": "string", "format": "uri"}}), required=False
+                ),
+                "responses": {
+                    "201": json_ok(
+                        "Its credentials.",
+                        obj(
+                            {
+                                "idInstance": INT,
+                                "apiTokenInstance": {"type": "string", "pattern": "^[0-9a-f]{50}$"},
+                            }
+                        ),
+                    ),
+                    **unauthorized,
+                    **errors(ERROR, 400, 413),
+                },
+            }
+        },
+        "/admin/instances/{id}": {
+            "parameters": [admin_id],
+            "get": {
+                "tags": ["admin"],
+                "summary": "Read an instance",
+                "security": ADMIN,
+                "responses": {
+                    "200": json_ok("The instance.", ref("Instance")),
+                    **unauthorized,
+                    **errors(ERROR, 404),
+                },
+            },
+            "delete": {
+                "tags": ["admin"],
+                "summary": "Delete an instance",
+                "security": ADMIN,
+                "responses": {"204": empty("Deleted."), **unauthorized, **errors(ERROR, 404)},
+            },
+        },
+    }
+
+
+def link_paths() -> dict[str, Json]:
+    page = {"200": typed_ok("The phone's page.", "text/html")}
+    linked = {"200": json_ok("The instance is authorized.", ref("Linked"))}
+    failures = errors(ERROR, 400, 410, 413, 429)
+    code = path_param("code", "The code from the pairing QR.")
+    return {
+        "/link": {
+            "get": {"tags": ["pairing"], "summary": "The page to enter a pairing code", "responses": page},
+            "post": {
+                "tags": ["pairing"],
+                "summary": "Redeem a pairing code from getAuthorizationCode with its phone",
+                "requestBody": json_body(obj({"code": STR, "phone": ref("Phone")})),
+                "responses": {**linked, **failures},
+            },
+        },
+        "/link/{code}": {
+            "parameters": [code],
+            "get": {"tags": ["pairing"], "summary": "The page a pairing QR leads to", "responses": page},
+            "post": {
+                "tags": ["pairing"],
+                "summary": "Redeem the QR's code with a phone number",
+                "requestBody": json_body(obj({"phone": ref("Phone")})),
+                "responses": {**linked, **failures, **errors(ERROR, 404)},
+            },
+        },
+    }

@@ -1,0 +1,115 @@
+"""Paths of the verification API (`X-SDK-Key`; the portal's endpoints take the id as capability)."""
+
+from __future__ import annotations
+
+from qrstream.apidoc.parts import (
+    ERROR,
+    STR,
+    Json,
+    errors,
+    json_body,
+    json_ok,
+    obj,
+    path_param,
+    query_param,
+    ref,
+    typed_ok,
+)
+
+ID = path_param("id", "The verification id, `ver_<hex>`.")
+SDK = [{"sdkKey": []}]
+
+
+def _sdk(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
+    responses = {**ok, **errors(ERROR, 401, 429, 500, *statuses)}
+    return {"tags": ["verifications"], "summary": summary, "security": SDK, "responses": responses, **extra}
+
+
+def _portal(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
+    responses = {**ok, **errors(ERROR, 404, 409, 429, *statuses)}
+    return {"tags": ["verifications"], "summary": summary, "responses": responses, **extra}
+
+
+def _missing(what: str) -> Json:
+    return _sdk(f"{what} with no id: always 400 `Missing verification_id`", {}, 400)
+
+
+def paths() -> dict[str, Json]:
+    status_only = obj({"status": ref("VerificationStatus")})
+    generate_body = obj(
+        {},
+        {
+            "extra_data": {"type": "object", "description": "At most 16 KiB as JSON."},
+            "return_url": {"type": "string", "format": "uri"},
+        },
+    )
+    created = obj(
+        {
+            "verificationId": STR,
+            "status": {"const": "generated"},
+            "url": STR,
+            "expiresAt": {"type": "string", "format": "date-time"},
+        }
+    )
+    return {
+        "/api/generate-verification": {
+            "post": _sdk(
+                "Start a verification",
+                {"201": json_ok("The new verification.", created)},
+                400,
+                413,
+                requestBody=json_body(generate_body, required=False),
+            ),
+        },
+        "/api/get-verification-qrcode": {"get": _missing("The QR code")},
+        "/api/get-verification-qrcode/": {"get": _missing("The QR code")},
+        "/api/get-verification-qrcode/{id}": {
+            "parameters": [ID],
+            "get": _sdk(
+                "The verification's QR code (400×400, EC level M), while it is `generated`",
+                {"200": typed_ok("PNG.", "image/png")},
+                404,
+                409,
+            ),
+        },
+        "/api/get-verification-details": {"get": _missing("The details")},
+        "/api/get-verification-details/": {"get": _missing("The details")},
+        "/api/get-verification-details/{id}": {
+            "parameters": [ID],
+            "get": _sdk("The verification", {"200": json_ok("Its details.", ref("Verification"))}, 404),
+        },
+        "/api/verification-events/{id}": {
+            "parameters": [ID],
+            "get": _sdk(
+                "Websocket: `{verificationId, status, at}` now and at every change, 1000 when final",
+                {"101": {"description": "Switching to the websocket protocol."}},
+                404,
+                **{"x-websocket": True},
+            ),
+        },
+        "/api/verification/{id}/start": {
+            "parameters": [ID],
+            "post": _portal(
+                "`generated` → `in_progress` (the portal, on a person's click)",
+                {"200": json_ok("Moved.", obj({"status": {"const": "in_progress"}}, {"return_url": {}}))},
+            ),
+        },
+        "/api/verification/{id}/complete": {
+            "parameters": [ID],
+            "post": _portal(
+                "`in_progress` → `completed` or `failed`",
+                {"200": json_ok("Moved.", status_only)},
+                400,
+                413,
+                requestBody=json_body(obj({"result": {"type": "string", "enum": ["approved", "declined"]}})),
+            ),
+        },
+        "/verify": {
+            "get": {
+                "tags": ["verifications"],
+                "summary": "The verification portal page (a GET never changes state)",
+                "parameters": [query_param("verification_id", "The verification id.")],
+                "responses": {"200": typed_ok("The page.", "text/html")},
+            },
+        },
+    }
