@@ -14,11 +14,14 @@
   if (linkCode !== null) {
     const field = document.getElementById("code-field");
     if (field) field.remove();
+    document.getElementById("intro-code").hidden = true;
+    document.getElementById("intro-qr").hidden = false;
   }
 
   function say(state, text) {
     status.dataset.state = state;
     status.textContent = text;
+    phone.setAttribute("aria-invalid", String(state === "invalid"));
   }
 
   form.addEventListener("submit", async function (event) {

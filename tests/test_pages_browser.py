@@ -28,8 +28,8 @@ from tests.browser import (
     watch,
 )
 from tests.conftest import ADMIN_KEY
+from tests.liveserver import LiveServer, base_env
 from tests.qrdecode import decode_png
-from tests.serverproc import ServerProcess
 
 
 @pytest.fixture
@@ -281,12 +281,11 @@ async def test_page_reconnects_by_itself_after_a_server_restart(
 ) -> None:
     """Stopping the server shows "Reconnecting in N s"; once it is back on the same port a QR shows again."""
     env = {
-        "QRSTREAM_DB": str(tmp_path / "restart.db"),
+        **base_env(str(tmp_path / "restart.db")),
         "QRSTREAM_ADMIN_KEY": ADMIN_KEY,
         "QRSTREAM_QR_REFRESH_S": "1",
-        "QRSTREAM_RENDER_WORKERS": "0",
     }
-    with ServerProcess(["--port", "0"], env) as first:
+    with LiveServer(env) as first:
         url = await asyncio.to_thread(first.wait_ready)
         port = url.rsplit(":", 1)[1]
         instance = await create_instance(url)
@@ -297,12 +296,12 @@ async def test_page_reconnects_by_itself_after_a_server_restart(
         assert await asyncio.to_thread(first.stop) == 0
         await expect(page.locator("#status")).to_have_text(re.compile(r"Reconnecting( in \d+ s)?…"))
         await shots.take(page, "pair-reconnecting")
-    with ServerProcess(["--port", port], env) as second:
+    with LiveServer(env, ["--port", port]) as second:
         await asyncio.to_thread(second.wait_ready)
         await expect(page.locator("#main")).to_have_attribute("data-state", "waiting", timeout=15000)
         decoded = await decode_element(page.locator("#qr"))
         assert decoded.text.startswith(f"{url}/link/")
-        await asyncio.to_thread(second.stop)
+        assert await asyncio.to_thread(second.stop) == 0
     watched.check()
 
 
