@@ -121,18 +121,21 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     ws = await open_capped_websocket(request, topic(verification_id))
     if ws.closed:  # refused: too many sockets for this verification or from this address
         return ws
-    hub = request.app[HUB]
-    # Join before reading: a change committed after the read is then sure to reach us.
-    hub.join(topic(verification_id), ws, request.transport)
+    hub, name = request.app[HUB], topic(verification_id)
+    # Join before reading: a change committed after the read is then sure to reach us; the
+    # first message goes through the hub, in order with its broadcasts and never twice.
+    hub.join(name, ws, request.transport)
     try:
         current = await verifications.get(verification_id)
-        await ws.send_str(dumps(current.event()))
+        sending = hub.send(name, ws, dumps(current.event()))
+        if sending is not None:
+            await sending
         if current.status in FINAL:
             await close_quietly(ws, WSCloseCode.OK)
         else:
             await read_until_closed(ws)
     finally:
-        hub.leave(topic(verification_id), ws)
+        hub.leave(name, ws)
     return ws
 
 
