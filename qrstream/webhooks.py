@@ -166,13 +166,13 @@ class WebhookSender:
                 return
             now = self.clock.now()
             lease = delivery["lease_until"]
-            if lease is not None and lease >= now and delivery["owner"] != self.owner:
+            if lease is not None and lease >= now:
                 return  # another process is trying it; the poll looks again when its lease ends
             if delivery["next_attempt_at"] > now:
                 await self.clock.sleep_until(delivery["next_attempt_at"])
                 continue  # read it again: it may have been settled meanwhile
-            if not await rows.claim(self.db, delivery["id"], self.owner, now, now + self._lease_s):
-                return
+            if not await rows.claim(self.db, delivery, self.owner, now, now + self._lease_s):
+                continue  # another process got there first: see what it left
             try:
                 await self._try(delivery)
             except asyncio.CancelledError:

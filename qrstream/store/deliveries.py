@@ -39,14 +39,17 @@ async def head(db: Queries, destination: str) -> Row | None:
     )
 
 
-async def claim(db: Queries, delivery_id: int, owner: str, now: float, lease_until: float) -> bool:
-    """Take the lease on a pending delivery; False when someone else holds it or it is settled."""
+async def claim(db: Queries, head: Row, owner: str, now: float, lease_until: float) -> bool:
+    """Take the lease on the pending delivery `head` was read from, if it is still as read, due,
+    and not leased; False when someone else holds it, tried it meanwhile, or settled it."""
     changed = await db.execute(
         "UPDATE deliveries SET lease_until = ?, owner = ? WHERE id = ? AND status = 'pending'"
-        " AND (lease_until IS NULL OR lease_until < ?)",
+        " AND attempts = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
         lease_until,
         owner,
-        delivery_id,
+        head["id"],
+        head["attempts"],
+        now,
         now,
     )
     return changed == 1
