@@ -171,13 +171,16 @@ class WebhookSender:
             if delivery["next_attempt_at"] > now:
                 await self.clock.sleep_until(delivery["next_attempt_at"])
                 continue  # read it again: it may have been settled meanwhile
-            if not await rows.claim(self.db, delivery, self.owner, now, now + self._lease_s):
-                continue  # another process got there first: see what it left
-            try:
-                await self._try(delivery)
-            except asyncio.CancelledError:
-                await asyncio.shield(rows.release(self.db, delivery["id"], self.owner))
-                raise
+            # The slot is taken before the lease, so that waiting for one never eats into the lease.
+            async with self._slots:
+                now = self.clock.now()
+                if not await rows.claim(self.db, delivery, self.owner, now, now + self._lease_s):
+                    continue  # another process got there first, or it is no longer due: read again
+                try:
+                    await self._try(delivery)
+                except asyncio.CancelledError:
+                    await asyncio.shield(rows.release(self.db, delivery["id"], self.owner))
+                    raise
 
     async def _current_url(self, delivery: Row) -> str:
         """Where the delivery goes now: the instance's URL as it is today, else the configured one."""
@@ -189,7 +192,7 @@ class WebhookSender:
         return str(row["webhook_url"] or "") if row is not None else ""
 
     async def _try(self, delivery: Row) -> None:
-        """One try of a leased delivery, and its outcome recorded."""
+        """One try of a leased delivery (holding a slot), and its outcome recorded."""
         did, owner = delivery["id"], self.owner
         if delivery["body"] is None:
             await rows.cancelled(self.db, did, owner, now=self.clock.now(), reason="notification removed")
@@ -206,14 +209,13 @@ class WebhookSender:
             "Idempotency-Key": str(delivery["idempotency_key"]),
         }
         error: str | None = None
-        async with self._slots:
-            try:
-                status = await self._post(url, body, headers)
-            except DeliveryError as exc:
-                error = str(exc) or type(exc).__name__
-            else:
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}"
+        try:
+            status = await self._post(url, body, headers)
+        except DeliveryError as exc:
+            error = str(exc) or type(exc).__name__
+        else:
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
         now = self.clock.now()
         if error is None:
             await rows.delivered(self.db, did, owner, url=url, now=now)
