@@ -9,18 +9,17 @@ Every move is one conditional write, and every change of `stateInstance` writes 
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from qrstream import notifications
 from qrstream.errors import BadRequest, NotFound, Unauthorized
 from qrstream.inbox import Inbox
+from qrstream.instance_events import DELETED, record_change
 from qrstream.services import Services
 from qrstream.signing import same_secret
-from qrstream.store import Queries, Row
+from qrstream.store import Row
 
 NOT_AUTHORIZED = "notAuthorized"
 AUTHORIZED = "authorized"
@@ -70,21 +69,6 @@ class Announcer(Protocol):
         ...
 
 
-def message(kind: str, body: Any) -> str:
-    """A `{"type", "message"}` text as the qr endpoint and the websocket send it."""
-    return json.dumps({"type": kind, "message": body}, separators=(",", ":"), ensure_ascii=False)
-
-
-ALREADY_LOGGED = message("alreadyLogged", "instance account already authorized")
-TIMEOUT_EXPIRED = message("timeoutExpired", "timeoutExpired")
-DELETED = message("error", "instance deleted")
-STARTING_ERROR = message("error", "instance is starting, try again in a few seconds")
-
-
-def account_data(wid: str) -> str:
-    return message("accountData", {"wid": wid, "phone": wid.partition("@")[0]})
-
-
 def check_webhook_url(value: object, field: str = "webhookUrl") -> str:
     """An absolute http(s) URL, or "" for none; BadRequest otherwise."""
     if not isinstance(value, str):
@@ -106,19 +90,6 @@ def parse_id(raw: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None
     return int(raw)
-
-
-async def record_change(
-    tx: Queries, *, instance_id: int, wid: str, state: str, webhook_url: str, now: float
-) -> None:
-    """Queue the `stateInstanceChanged` notification of a change, in the change's transaction."""
-    body = {
-        "typeWebhook": "stateInstanceChanged",
-        "instanceData": {"idInstance": instance_id, "wid": wid, "typeInstance": "whatsapp"},
-        "timestamp": int(now),
-        "stateInstance": state,
-    }
-    await notifications.enqueue(tx, body=body, now=now, instance_id=instance_id, webhook_url=webhook_url)
 
 
 class Instances:

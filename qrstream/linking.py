@@ -13,7 +13,8 @@ from __future__ import annotations
 from qrstream import pairing
 from qrstream.errors import BadRequest, Gone
 from qrstream.frames import Frames
-from qrstream.instances import AUTHORIZED, NOT_AUTHORIZED, Instance, Instances, account_data, record_change
+from qrstream.instance_events import account_data, record_change
+from qrstream.instances import AUTHORIZED, NOT_AUTHORIZED, Instance, Instances
 from qrstream.store import Queries
 
 EXPIRED = "QR code expired"

@@ -16,16 +16,8 @@ from aiohttp import web
 from qrstream.errors import BadRequest
 from qrstream.frames import Frames
 from qrstream.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
-from qrstream.instances import (
-    ALREADY_LOGGED,
-    AUTHORIZED,
-    STARTING,
-    STARTING_ERROR,
-    Instance,
-    Instances,
-    check_webhook_url,
-    message,
-)
+from qrstream.instance_events import ALREADY_LOGGED, STARTING_ERROR, message
+from qrstream.instances import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
 from qrstream.linking import Linking
 from qrstream.store.settings import get_or_create
 from qrstream.web import instances_admin, link, scanqrcode

@@ -18,7 +18,8 @@ from aiohttp import WSCloseCode, web
 
 from qrstream.clock import Clock
 from qrstream.frames import Frames
-from qrstream.instances import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED, Instance
+from qrstream.instance_events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED
+from qrstream.instances import Instance
 from qrstream.web.http import services
 from qrstream.web.keys import FRAMES, HUB, INSTANCES, ROTATOR
 from qrstream.web.limits import open_capped_websocket

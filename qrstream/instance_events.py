@@ -1,0 +1,37 @@
+"""What an instance says about itself: its stream messages and its state-change notifications."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from qrstream import notifications
+from qrstream.store import Queries
+
+
+def message(kind: str, body: Any) -> str:
+    """A `{"type", "message"}` text as the qr endpoint and the websocket send it."""
+    return json.dumps({"type": kind, "message": body}, separators=(",", ":"), ensure_ascii=False)
+
+
+ALREADY_LOGGED = message("alreadyLogged", "instance account already authorized")
+TIMEOUT_EXPIRED = message("timeoutExpired", "timeoutExpired")
+DELETED = message("error", "instance deleted")
+STARTING_ERROR = message("error", "instance is starting, try again in a few seconds")
+
+
+def account_data(wid: str) -> str:
+    return message("accountData", {"wid": wid, "phone": wid.partition("@")[0]})
+
+
+async def record_change(
+    tx: Queries, *, instance_id: int, wid: str, state: str, webhook_url: str, now: float
+) -> None:
+    """Queue the `stateInstanceChanged` notification of a change, in the change's transaction."""
+    body = {
+        "typeWebhook": "stateInstanceChanged",
+        "instanceData": {"idInstance": instance_id, "wid": wid, "typeInstance": "whatsapp"},
+        "timestamp": int(now),
+        "stateInstance": state,
+    }
+    await notifications.enqueue(tx, body=body, now=now, instance_id=instance_id, webhook_url=webhook_url)
