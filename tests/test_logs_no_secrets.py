@@ -123,7 +123,7 @@ async def test_no_secret_in_any_log_line(tmp_path: Path) -> None:
         async with aiohttp.ClientSession(headers={"X-Request-Id": "logs-test"}) as http:
             assert (await http.get(f"{base}/healthz")).status == 200
             assert (await http.get(f"{base}/metrics")).status == 200
-            await http.get(f"{base}/openapi.json")
+            assert (await http.get(f"{base}/openapi.json")).status == 200
             assert (
                 await http.get(f"{base}/admin/cards/x", headers={"Authorization": "Bearer guess"})
             ).status == 401

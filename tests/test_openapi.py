@@ -13,7 +13,6 @@ import schemathesis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -107,6 +106,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         assert "Traceback" not in server.output(), server.output()
 
 
+def _negatable(path: str, method: str) -> bool:
+    """Whether an invalid request can be made at all: a body, or a parameter narrower than any string."""
+    item = build("http://qr.test")["paths"][path]
+    operation = item[method.lower()]
+    parameters = item.get("parameters", []) + operation.get("parameters", [])
+    return "requestBody" in operation or any(p["schema"] != {"type": "string"} for p in parameters)
+
+
 FUZZED = [
     pytest.param(method, path, id=f"{method} {path}")
     for method, path, operation in _documented()
@@ -123,7 +130,10 @@ def test_fuzzed_requests_conform(live: str, method: str, path: str) -> None:
     session = requests.Session()
     headers = {"Authorization": f"Bearer {ADMIN_KEY}", "X-SDK-Key": SDK_KEY}
 
-    for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+    modes = [schemathesis.GenerationMode.POSITIVE]
+    if _negatable(path, method):
+        modes.append(schemathesis.GenerationMode.NEGATIVE)
+    for mode in modes:
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
@@ -139,8 +149,4 @@ def test_fuzzed_requests_conform(live: str, method: str, path: str) -> None:
             response = case.call(base_url=live, session=session, allow_redirects=False, timeout=30)
             case.validate_response(response, checks=CHECKS)
 
-        try:
-            run()
-        except Unsatisfiable:
-            # Nothing to make invalid (no parameters, or strings that take anything).
-            assert mode == schemathesis.GenerationMode.NEGATIVE, "no valid request could be generated"
+        run()
