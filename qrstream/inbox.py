@@ -36,10 +36,19 @@ class Inbox:
         self._bus = bus
         self._waiters: dict[int, set[asyncio.Event]] = {}
         self._unsubscribe: dict[int, Callable[[], None]] = {}
+        self._closing = False
 
     def waiting(self, instance_id: int) -> int:
         """How many long polls of the instance are waiting in this process."""
         return len(self._waiters.get(instance_id, ()))
+
+    def release_all(self) -> None:
+        """On shutdown: every waiting long poll answers now (what is queued, or null), so the
+        server finishes its in-flight requests instead of holding them to their timeout."""
+        self._closing = True
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
 
     async def wake(self, instance_id: int) -> None:
         """Call after committing a notification for the instance."""
@@ -77,7 +86,7 @@ class Inbox:
                 # Cleared before the read: a wake during the read still ends the next wait.
                 event.clear()
                 found = await self.oldest(instance_id)
-                if found is not None or self._clock.now() >= deadline:
+                if found is not None or self._closing or self._clock.now() >= deadline:
                     return found
                 await self._wait(event, deadline)
         finally:

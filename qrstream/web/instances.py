@@ -135,9 +135,16 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
     yield  # the rotation and reboot tasks are the core's background tasks, cancelled with it
 
 
+async def release_long_polls(app: web.Application) -> None:
+    """On shutdown, waiting receiveNotification calls answer at once."""
+    if INSTANCES in app:
+        app[INSTANCES].inbox.release_all()
+
+
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
     app.cleanup_ctx.append(instances_context)
+    app.on_shutdown.append(release_long_polls)
     base = "/waInstance{id}"
     routes = app.router
     routes.add_get(base + "/qr/{token}", qr, name="instance-qr")
