@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -56,3 +57,35 @@ async def stats(client: TestClient, uuid: str) -> dict[str, Any]:
     assert resp.status == 200
     body: dict[str, Any] = await resp.json()
     return body
+
+
+_ESCAPES = {"n": "\n", "N": "\n"}
+
+
+def unescape(value: str) -> str:
+    """A vCard text value as it was before escaping."""
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]), value)
+
+
+def components(value: str) -> list[str]:
+    """Split a structured value at its unescaped semicolons, then unescape each part."""
+    parts = [""]
+    for token in re.findall(r"\\.|.", value, re.DOTALL):
+        if token == ";":
+            parts.append("")
+        else:
+            parts[-1] += token
+    return [unescape(p) for p in parts]
+
+
+def parse(text: str) -> dict[str, str]:
+    """Read a vCard back the way a phone does: unfold, split name from value, unescape."""
+    assert text.endswith("\r\n")
+    unfolded = text.replace("\r\n ", "")
+    lines = unfolded.split("\r\n")[:-1]
+    assert lines[0] == "BEGIN:VCARD" and lines[1] == "VERSION:3.0" and lines[-1] == "END:VCARD"
+    props: dict[str, str] = {}
+    for line in lines[2:-1]:
+        name, _, value = line.partition(":")
+        props[name.split(";")[0]] = value
+    return props

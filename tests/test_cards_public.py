@@ -6,10 +6,19 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
-from tests.cardkit import ADMIN, FULL_CARD, create_card, dynamic_link, local, qr_image_url, stats
+from tests.cardkit import (
+    ADMIN,
+    FULL_CARD,
+    create_card,
+    dynamic_link,
+    local,
+    parse,
+    qr_image_url,
+    stats,
+    unescape,
+)
 from tests.conftest import PUBLIC_URL
 from tests.qrdecode import decode_png
-from tests.test_vcard import parse, unescape
 
 MISSING = "5b1f7c8e-2a3d-4e5f-8a9b-0c1d2e3f4a5b"
 NOT_FOUND = {"message": "Card not found."}

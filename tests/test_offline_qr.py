@@ -11,10 +11,9 @@ from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
-from tests.cardkit import ADMIN, FULL_CARD, create_card
+from tests.cardkit import ADMIN, FULL_CARD, create_card, parse, unescape
 from tests.conftest import PUBLIC_URL, ClientFactory
 from tests.qrdecode import decode_data_uri
-from tests.test_vcard import parse, unescape
 
 INVALID = {"message": "Invalid signature."}
 QUERY = re.compile(r"^expires=([0-9]+)&signature=([0-9a-f]{64})$")
