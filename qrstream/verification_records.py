@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+from qrstream.card_fields import is_http_url
 from qrstream.errors import BadRequest
 from qrstream.store import Row
 
@@ -100,15 +100,9 @@ def check_request(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str |
                 f"extra_data must be at most {MAX_EXTRA_DATA_BYTES} bytes as JSON", field="extra_data"
             )
     url = body.get("return_url")
-    if url is not None:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if (
-            parts is None
-            or len(url) > MAX_URL_LENGTH
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-        ):
-            raise BadRequest("return_url must be an absolute http(s) URL", field="return_url")
+    # is_http_url also refuses what urlsplit cannot parse ("http://[", bad ports) and whitespace.
+    if url is not None and not (isinstance(url, str) and len(url) <= MAX_URL_LENGTH and is_http_url(url)):
+        raise BadRequest("return_url must be an absolute http(s) URL", field="return_url")
     return extra, url
 
 
