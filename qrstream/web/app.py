@@ -26,7 +26,7 @@ from qrstream.web import (
 )
 from qrstream.web.http import json_response
 from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
-from qrstream.web.middleware import errors_middleware
+from qrstream.web.middleware import errors_middleware, security_headers
 from qrstream.web.ws import Hub, close_quietly
 
 
@@ -65,6 +65,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
 
     app.cleanup_ctx.append(core)
     app.on_shutdown.append(close_websockets)
+    app.on_response_prepare.append(security_headers)
     app.router.add_get("/healthz", healthz, name="healthz")
     request_id.setup(app)
     metrics.setup(app)

@@ -33,6 +33,12 @@ SECURITY_HEADERS = {
 }
 
 
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response as its headers go out, files, redirects and websocket upgrades included."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
 def error_body(request: web.Request, message: str, extra: dict[str, object]) -> dict[str, object]:
     if request.path.startswith(_MESSAGE_FAMILY):
         body: dict[str, object] = {"message": message}
