@@ -138,6 +138,7 @@ class WebhookSender:
         finally:
             for waiting in waits:
                 waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def _start_workers(self) -> None:
         room = self._max_workers - len(self._workers)
