@@ -2,7 +2,8 @@
 
 Missing binaries skip the tests that need them, with the reason, except in CI
 (`CI` set), where they fail: CI installs both, so a missing one is a broken set-up.
-As root, PostgreSQL runs as the `postgres` user (it refuses to run as root).
+As root, PostgreSQL runs as the `postgres` user (it refuses to run as root). The servers are
+children of the test process and get SIGTERM when it dies, so a killed run leaves none behind.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import glob
 import os
+import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,6 +29,8 @@ import asyncpg
 import pytest
 
 START_TIMEOUT_S = 30.0
+PR_SET_PDEATHSIG = 1
+OWNER_FILE = "owner.pid"
 
 
 def free_port() -> int:
@@ -40,6 +46,43 @@ def missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must have it", pytrace=False)
     pytest.skip(reason)
+
+
+def _die_with_parent(user: str | None = None) -> Callable[[], None]:
+    """A `preexec_fn`: become `user` (when given), then get SIGTERM when the test process dies,
+    so a killed pytest leaves no server behind (set after the uid change, which clears it)."""
+
+    def child() -> None:
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return child
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _temp_folder(prefix: str) -> Path:
+    """A new temp folder marked with this process's id; folders of dead test runs are removed."""
+    for old in glob.glob(os.path.join(tempfile.gettempdir(), f"{prefix}*", OWNER_FILE)):
+        with contextlib.suppress(OSError, ValueError):
+            if not _alive(int(Path(old).read_text())):
+                shutil.rmtree(Path(old).parent, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    (folder / OWNER_FILE).write_text(str(os.getpid()))
+    return folder
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -69,7 +112,9 @@ class RedisServer:
     def start(self) -> None:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "no", "--dir", str(self.folder), "--loglevel", "warning"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent()
+        )
         _wait_port(self.port, self.proc)
 
     def stop(self) -> None:
@@ -103,42 +148,77 @@ def _version_key(path: str) -> int:
 
 
 class PostgresServer:
-    """A throw-away cluster: its data and socket in a temp folder, fsync off, loopback TCP."""
+    """A throw-away cluster: its data and socket in a temp folder, fsync off, loopback TCP.
+
+    `postgres` runs as a child of the test process (not daemonized by pg_ctl) so that it
+    dies with it.
+    """
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.folder = Path(tempfile.mkdtemp(prefix="qrstream-pg-"))
+        self.folder = _temp_folder("qrstream-pg-")
         self.data = self.folder / "data"
         self.port = free_port()
-        self.as_root = os.geteuid() == 0
-
-    def _run(self, *args: str) -> None:
-        cmd = list(args)
-        if self.as_root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.folder)
-        if done.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed: {done.stdout}{done.stderr}")
+        self.user = "postgres" if os.geteuid() == 0 else None  # it refuses to run as root
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.used: list[str] = []  # test databases not dropped yet
 
     def start(self) -> None:
         (self.folder / "sock").mkdir()
-        if self.as_root:
-            shutil.chown(self.folder, "postgres", "postgres")
-            shutil.chown(self.folder / "sock", "postgres", "postgres")
-        initdb, pg_ctl = str(self.bindir / "initdb"), str(self.bindir / "pg_ctl")
-        self._run(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = (
-            f"-c port={self.port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={self.folder / 'sock'} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        if self.user is not None:
+            shutil.chown(self.folder, self.user, self.user)
+            shutil.chown(self.folder / "sock", self.user, self.user)
+        initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]
+        done = subprocess.run(
+            [*initdb, "-E", "UTF8", "--no-sync"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.folder,
+            preexec_fn=_die_with_parent(self.user),
         )
-        log = str(self.folder / "postgres.log")
-        self._run(pg_ctl, "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "60", "start")
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
+        settings = {
+            "port": str(self.port),
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(self.folder / "sock"),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "300",
+        }
+        args = [str(self.bindir / "postgres"), "-D", str(self.data)]
+        for name, value in settings.items():
+            args += ["-c", f"{name}={value}"]
+        with open(self.folder / "postgres.log", "wb") as log:
+            self.proc = subprocess.Popen(
+                args, stdout=log, stderr=log, cwd=self.folder, preexec_fn=_die_with_parent(self.user)
+            )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                log = (self.folder / "postgres.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"postgres exited with {self.proc.returncode}: {log}")
+            try:
+                _admin_sql(self, "SELECT 1")
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                time.sleep(0.05)
+        raise RuntimeError(f"postgres did not accept connections within {START_TIMEOUT_S}s")
 
     def stop(self) -> None:
-        if self.data.exists():
-            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # immediate shutdown: the data is thrown away
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
@@ -151,7 +231,7 @@ def redis_server() -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
         missing("redis-server")
-    folder = Path(tempfile.mkdtemp(prefix="qrstream-redis-"))
+    folder = _temp_folder("qrstream-redis-")
     server = RedisServer(str(binary), folder)
     server.start()
     yield server
@@ -191,8 +271,8 @@ def make_redis(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL cluster for the session (each test gets a fresh database)."""
     initdb = _postgres_bin("initdb")
-    if initdb is None or not (Path(initdb).resolve().parent / "pg_ctl").exists():
-        missing("PostgreSQL (initdb, pg_ctl)")
+    if initdb is None or not (Path(initdb).resolve().parent / "postgres").exists():
+        missing("PostgreSQL (initdb, postgres)")
     server = PostgresServer(Path(str(initdb)).resolve().parent)
     try:
         server.start()
@@ -219,9 +299,16 @@ def _admin_sql(server: PostgresServer, sql: str) -> None:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """A fresh, empty database on the session's cluster, dropped afterwards."""
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's cluster.
+
+    The previous test's database is dropped here rather than at its teardown, which may run
+    before that test's app (and its pool) has closed.
+    """
+    for old in postgres_server.used:
+        _admin_sql(postgres_server, f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+    postgres_server.used.clear()
     name = f"t_{uuid.uuid4().hex[:16]}"
     _admin_sql(postgres_server, f'CREATE DATABASE "{name}"')
-    yield postgres_server.url(name)
-    _admin_sql(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_server.used.append(name)
+    return postgres_server.url(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,15 +34,37 @@ def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "qrstream.db")
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `scaleout` (every app test with QRSTREAM_TEST_BACKENDS=both) run twice: on the
+    embedded defaults and on PostgreSQL + Redis."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if os.environ.get("QRSTREAM_TEST_BACKENDS") == "both" or metafunc.definition.get_closest_marker(
+        "scaleout"
+    ):
+        metafunc.parametrize("backend", ["embedded", "scaleout"], indirect=True)
+
+
 @pytest.fixture
-def config(db_path: str) -> Config:
-    return Config(
+def backend(request: pytest.FixtureRequest) -> str:
+    """'embedded' (SQLite file, memory bus) unless the test is parametrized with 'scaleout'."""
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture
+def config(db_path: str, backend: str, request: pytest.FixtureRequest) -> Config:
+    base = Config(
         db=db_path,
         public_url=PUBLIC_URL,
         admin_key=ADMIN_KEY,
         sdk_keys=(SDK_KEY,),
         signing_keys=("signing-key-one", "signing-key-two"),
     )
+    if backend == "scaleout":
+        return base.replace(
+            db=request.getfixturevalue("postgres_url"), bus=request.getfixturevalue("redis_url")
+        )
+    return base
 
 
 @pytest.fixture
