@@ -5,6 +5,8 @@ the turn it publishes the frame's text once on the bus topic `instance:<id>`, an
 hub sends those same bytes to every local subscriber. The task ends when the instance
 has no local subscriber left, is authorized or is gone. Instances nobody watches cost
 nothing: REST `qr` renders the current window on demand (and the frame is cached).
+With several processes (a Redis bus) each window's turn is a lease that one process
+wins: it renders and publishes, the others' subscribers hear the frame on the bus.
 """
 
 from __future__ import annotations
@@ -94,6 +96,12 @@ class Rotator:
         instance = await self._instances.get(instance_id)
         if instance is None or instance.state == AUTHORIZED:
             return None
+        if not await self._services.leases.claim(f"rotate:{instance_id}:{window + 1}", frames.period):
+            # Another process turns this window (it got there first); its frame reaches our
+            # subscribers on the bus. Every watching process claims each window, so when that
+            # one dies, another takes the next turn.
+            await clock.sleep_until(end)
+            return max(window + 1, frames.window_at(instance_id, clock.now()))
         frame = await frames.frame(instance_id, instance.generation, window + 1)
         await clock.sleep_until(end)
         if not self._watched(instance_id):
