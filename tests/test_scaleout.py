@@ -1,0 +1,217 @@
+"""Several `run.py` processes on one PostgreSQL and one Redis, the way a deployment behind a proxy runs.
+
+Real processes with the real clock: every wait is bounded and waits for something to
+happen (a websocket message, a webhook hit), never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+
+from tests.backends import RedisServer
+from tests.conftest import PUBLIC_URL
+from tests.instancekit import link_path
+from tests.liveserver import ADMIN_KEY, LiveServer, base_env
+from tests.webhook_receiver import Receiver
+
+PERIOD = 1.0  # QRSTREAM_QR_REFRESH_S: short, so rotations happen within the test
+WAIT_S = 15.0  # the longest a test waits for any one thing
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+PHONE = "15551234567"
+
+Start = Callable[..., list[LiveServer]]
+
+
+def shared_env(db: str, bus: str) -> dict[str, str]:
+    env = base_env(db)
+    env.update(
+        QRSTREAM_BUS=bus,
+        QRSTREAM_PUBLIC_URL=PUBLIC_URL,  # every process puts the same URL in its QR codes
+        QRSTREAM_QR_REFRESH_S=str(PERIOD),
+        QRSTREAM_QR_SCAN_TIMEOUT_S="600",
+    )
+    return env
+
+
+@pytest.fixture
+def start() -> Iterator[Start]:
+    """Start `n` servers on the given database and bus (all at once) and wait until each is ready."""
+    running: list[LiveServer] = []
+
+    def go(n: int, db: str, bus: str) -> list[LiveServer]:
+        servers = [LiveServer(shared_env(db, bus)) for _ in range(n)]
+        running.extend(servers)
+        for server in servers:
+            server.wait_ready()
+        return servers
+
+    yield go
+    for server in running:
+        server.__exit__()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_S)) as session:
+        yield session
+
+
+async def new_instance(http: aiohttp.ClientSession, server: LiveServer, **body: Any) -> tuple[int, str]:
+    async with http.post(f"{server.url}/admin/instances", headers=ADMIN, json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        data = await resp.json()
+    return int(data["idInstance"]), str(data["apiTokenInstance"])
+
+
+def method(server: LiveServer, instance: tuple[int, str], name: str) -> str:
+    return f"{server.url}/waInstance{instance[0]}/{name}/{instance[1]}"
+
+
+async def watch(
+    http: aiohttp.ClientSession, server: LiveServer, instance: tuple[int, str]
+) -> aiohttp.ClientWebSocketResponse:
+    return await http.ws_connect(method(server, instance, "scanqrcode"))
+
+
+async def message(ws: aiohttp.ClientWebSocketResponse, within: float = WAIT_S) -> dict[str, Any]:
+    msg = await ws.receive(timeout=within)
+    assert msg.type == WSMsgType.TEXT, (msg.type, msg.data)
+    return json.loads(msg.data)  # type: ignore[no-any-return]
+
+
+async def frame(ws: aiohttp.ClientWebSocketResponse, within: float = WAIT_S) -> str:
+    """The next message, which must be a QR frame; the pairing link path it encodes."""
+    data = await message(ws, within)
+    assert data["type"] == "qrCode", data
+    return link_path(data["message"])
+
+
+async def rest_qr(http: aiohttp.ClientSession, server: LiveServer, instance: tuple[int, str]) -> str:
+    async with http.get(method(server, instance, "qr")) as resp:
+        body = await resp.json()
+    assert resp.status == 200 and body["type"] == "qrCode", body
+    return link_path(body["message"])
+
+
+async def test_frames_and_account_data_cross_processes(
+    start: Start, http: aiohttp.ClientSession, postgres_url: str, redis_url: str
+) -> None:
+    """Two processes: both answer REST qr with the same QR in one window; their subscribers see
+    one identical stream (each window's frame once, whichever process made it); a code redeemed
+    through B ends A's subscriber with accountData."""
+    a, b = start(2, postgres_url, redis_url)
+    instance = await new_instance(http, a)
+    for _ in range(3):  # two reads may straddle a window's turn; three in a row cannot all do
+        if await rest_qr(http, a, instance) == await rest_qr(http, b, instance):
+            break
+    else:
+        raise AssertionError("A and B never showed the same QR in one window")
+
+    on_a, on_b = await watch(http, a, instance), await watch(http, b, instance)
+    seen_a = [await frame(on_a)]
+    seen_b = [await frame(on_b)]
+    for _ in range(3):
+        seen_a.append(await frame(on_a, PERIOD * 3))
+        seen_b.append(await frame(on_b, PERIOD * 3))
+    assert len(set(seen_a)) == len(seen_a), seen_a  # a new code at every turn, none twice
+    assert seen_a[1:] == seen_b[1:]  # the same frames, published once, heard by both processes
+
+    async with http.post(f"{b.url}{seen_a[-1]}", json={"phone": PHONE}) as resp:
+        assert resp.status == 200, await resp.text()
+        assert await resp.json() == {"linked": True, "wid": f"{PHONE}@c.us"}
+    for ws in (on_a, on_b):
+        while (data := await message(ws))["type"] == "qrCode":
+            pass  # a frame that turned just before the link
+        assert data == {"type": "accountData", "message": {"wid": f"{PHONE}@c.us", "phone": PHONE}}
+        closing = await ws.receive(timeout=WAIT_S)
+        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and ws.close_code == 1000
+    async with http.get(method(a, instance, "getStateInstance")) as resp:
+        assert await resp.json() == {"stateInstance": "authorized"}
+
+
+async def test_the_other_process_takes_over_rotation_when_one_dies(
+    start: Start, http: aiohttp.ClientSession, postgres_url: str, redis_url: str
+) -> None:
+    """SIGKILL one of two rotating processes: the survivor's subscriber gets the next frame within
+    about one period, and one per period after that."""
+    a, b = start(2, postgres_url, redis_url)
+    instance = await new_instance(http, a)
+    on_a, on_b = await watch(http, a, instance), await watch(http, b, instance)
+    await frame(on_a)
+    seen = [await frame(on_b)]
+    for _ in range(2):
+        seen.append(await frame(on_b, PERIOD * 3))
+    a.stop(signal.SIGKILL)
+    await on_a.close()
+    loop = asyncio.get_running_loop()
+    killed = loop.time()
+    # The dead process may have won the current window's turn: that one frame is missing, and
+    # the next window's is claimed by the survivor.
+    seen.append(await frame(on_b, PERIOD * 2 + 1.0))
+    assert loop.time() - killed <= PERIOD * 2 + 1.0
+    for _ in range(3):
+        seen.append(await frame(on_b, PERIOD * 2))
+    assert len(set(seen)) == len(seen), seen
+
+
+async def test_subscribers_keep_receiving_when_redis_restarts(
+    start: Start,
+    http: aiohttp.ClientSession,
+    postgres_url: str,
+    make_redis: Callable[[], RedisServer],
+) -> None:
+    """Redis stops and starts on the same port: both processes reconnect and the stream goes on."""
+    redis = make_redis()
+    a, b = start(2, postgres_url, redis.url)
+    instance = await new_instance(http, a)
+    on_a, on_b = await watch(http, a, instance), await watch(http, b, instance)
+    before = [await frame(on_a), await frame(on_a, PERIOD * 3)]
+    await frame(on_b)
+    redis.stop()
+    redis.start()
+    after = [await frame(on_a), await frame(on_a, PERIOD * 3)]
+    assert not set(before) & set(after)
+    await frame(on_b)
+    async with http.post(f"{b.url}{after[-1]}", json={"phone": PHONE}) as resp:
+        assert resp.status == 200, await resp.text()
+    while (data := await message(on_a))["type"] == "qrCode":
+        pass
+    assert data["type"] == "accountData"
+
+
+async def test_each_webhook_is_posted_once_by_one_of_the_processes(
+    start: Start,
+    http: aiohttp.ClientSession,
+    postgres_url: str,
+    redis_url: str,
+    aiohttp_server: Any,
+) -> None:
+    """Both processes' senders watch one outbox: each notification reaches the receiver once, in order."""
+    receiver = Receiver()
+    server = await aiohttp_server(receiver.app)
+    a, b = start(2, postgres_url, redis_url)
+    instance = await new_instance(http, a, webhookUrl=f"http://127.0.0.1:{server.port}/hook")
+    link = await rest_qr(http, a, instance)
+    async with http.post(f"{b.url}{link}", json={"phone": PHONE}) as resp:
+        assert resp.status == 200, await resp.text()
+    async with http.get(method(a, instance, "logout")) as resp:
+        assert await resp.json() == {"isLogout": True}
+    async with asyncio.timeout(WAIT_S):
+        while len(receiver.accepted) < 2:
+            await receiver.changed(WAIT_S)
+    await receiver.changed(PERIOD * 2)  # a duplicate would come now, from the other sender's poll
+    states = [hit.json()["stateInstance"] for hit in receiver.hits]
+    assert states == ["authorized", "notAuthorized"]
+    keys = {hit.headers["Idempotency-Key"] for hit in receiver.hits}
+    assert len(keys) == 2
+    async with http.get(method(b, instance, "receiveNotification")) as resp:
+        first = await resp.json()
+    assert first["body"]["stateInstance"] == "authorized"
