@@ -18,7 +18,15 @@ from qrstream.config import Config
 from qrstream.services import Services
 from qrstream.web.keys import SERVICES, WEBHOOKS
 from tests.conftest import ClientFactory
-from tests.webhook_receiver import Receiver, add_instance, answers, change_state, delivery, drive
+from tests.webhook_receiver import (
+    Receiver,
+    add_instance,
+    answers,
+    change_state,
+    delivery,
+    drive,
+    status_is,
+)
 
 SIGNING_KEY = "signing-key-one"  # the first of the test config's signing keys signs
 
@@ -48,8 +56,9 @@ async def test_post_carries_body_signature_length_and_key(
     await add_instance(svc, 1100000001, str(server.make_url("/hook?token=abc")))
     receipt_id = await change_state(svc, 1100000001, "authorized")
 
-    await drive(clock, lambda: len(receiver.hits) == 1, receiver=receiver, step=0)
+    await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=receiver, step=0)
 
+    assert len(receiver.hits) == 1
     hit = receiver.hits[0]
     stored = await svc.db.fetchone("SELECT body FROM notifications WHERE receipt_id = ?", receipt_id)
     assert stored is not None and hit.body == stored["body"].encode()
@@ -77,7 +86,7 @@ async def test_retries_after_500s_until_accepted_once(
     await add_instance(svc, 1100000002, str(server.make_url("/hook")))
     receipt_id = await change_state(svc, 1100000002, "authorized")
 
-    await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)
+    await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=receiver)
     for _ in range(5):  # long after: nothing more is sent
         await clock.advance(600)
         await receiver.changed(0.02)
@@ -110,11 +119,11 @@ async def test_receiver_down_then_up_after_restart_still_gets_it(
     receiver = Receiver()
     await aiohttp_server(receiver.app, port=port)
     _, svc = await start(make_client, config)
-    await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)
+    await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=receiver)
 
+    assert len(receiver.hits) == 1
     assert receiver.hits[0].headers["Idempotency-Key"] == row["idempotency_key"]
     assert receiver.hits[0].json()["stateInstance"] == "authorized"
-    assert (await delivery(svc, receipt_id))["status"] == "delivered"
 
 
 async def test_hundred_changes_over_ten_instances_arrive_in_order_once(
@@ -173,10 +182,7 @@ async def test_given_up_delivery_is_listed_and_logged_once(
     created = clock.now()
     receipt_id = await change_state(svc, 1100000004, "authorized")
 
-    async def given_up() -> bool:
-        return bool((await delivery(svc, receipt_id))["status"] == "failed")
-
-    await drive(clock, given_up, receiver=receiver, step=2)
+    await drive(clock, status_is(svc, receipt_id, "failed"), receiver=receiver, step=2)
     assert clock.now() >= created + 60
     tries = len(receiver.hits)
     for _ in range(5):
@@ -250,7 +256,7 @@ async def test_changed_webhook_url_gets_the_rest(
     await svc.db.execute(
         "UPDATE instances SET webhook_url = ? WHERE id = ?", str(new_server.make_url("/new")), 1100000007
     )
-    await drive(clock, lambda: len(new.accepted) == 1, receiver=new)
+    await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=new)
 
     assert new.hits[0].headers["Idempotency-Key"] == old.hits[0].headers["Idempotency-Key"]
     assert len(old.hits) == 1

@@ -131,3 +131,13 @@ async def delivery(services: Services, receipt_id: int) -> dict[str, Any]:
     row = await services.db.fetchone("SELECT * FROM deliveries WHERE receipt_id = ?", receipt_id)
     assert row is not None
     return dict(row)
+
+
+def status_is(services: Services, receipt_id: int, status: str) -> Callable[[], Awaitable[bool]]:
+    """A `drive` condition: the delivery of `receipt_id` has reached `status` in the database
+    (the receiver hears a POST a moment before the sender records its answer)."""
+
+    async def check() -> bool:
+        return bool((await delivery(services, receipt_id))["status"] == status)
+
+    return check
