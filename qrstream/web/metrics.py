@@ -18,9 +18,16 @@ from collections.abc import AsyncIterator, Iterator
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 
+from qrstream.looplag import LoopLag
 from qrstream.web.keys import HUB, METRICS, SERVICES, WEBSOCKETS
 
 log = logging.getLogger(__name__)
@@ -94,6 +101,13 @@ class _StateCollector(Collector):
         for status in ("pending", "delivered", "failed", "cancelled"):
             deliveries.add_metric([status], self.deliveries.get(status, 0))
         yield deliveries
+        lag = app[METRICS].lag
+        yield HistogramMetricFamily(
+            "qrstream_event_loop_lag_seconds",
+            "How late a timer fired, sampled every 50 ms: time the event loop was held by other work.",
+            buckets=lag.cumulative(),
+            sum_value=lag.total,
+        )
         if self.unacknowledged is not None:
             yield GaugeMetricFamily(
                 "qrstream_notifications_unacknowledged",
@@ -116,6 +130,7 @@ class Metrics:
         )
         self.state = _StateCollector(app)
         self.registry.register(self.state)
+        self.lag = LoopLag()
 
 
 @web.middleware
@@ -155,8 +170,11 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[METRICS] = Metrics(app)
+    app[METRICS] = metrics = Metrics(app)
+    sampler = asyncio.get_running_loop().create_task(metrics.lag.run(), name="loop-lag")
     yield
+    sampler.cancel()
+    await asyncio.gather(sampler, return_exceptions=True)
 
 
 def setup(app: web.Application) -> None:
