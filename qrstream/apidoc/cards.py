@@ -20,7 +20,7 @@ from qrstream.apidoc.parts import (
 )
 
 UUID = path_param("uuid", "The card's UUID (lowercase UUID4).")
-ADMIN = [{"admin": []}]
+ADMIN: list[Json] = [{"admin": []}]
 
 
 def _admin(summary: str, ok: dict[str, Json], *statuses: int, body: Json | None = None) -> Json:

@@ -21,7 +21,7 @@ from qrstream.apidoc.parts import (
 
 ID = path_param("id", "The instance's `idInstance`.")
 TOKEN = path_param("token", "The instance's `apiTokenInstance`.")
-ADMIN = [{"admin": []}]
+ADMIN: list[Json] = [{"admin": []}]
 
 
 def _green(

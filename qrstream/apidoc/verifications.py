@@ -17,7 +17,7 @@ from qrstream.apidoc.parts import (
 )
 
 ID = path_param("id", "The verification id, `ver_<hex>`.")
-SDK = [{"sdkKey": []}]
+SDK: list[Json] = [{"sdkKey": []}]
 
 
 def _sdk(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import web
@@ -74,7 +75,8 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         app = self._app
-        open_ws = sum(1 for ws in list(app[WEBSOCKETS]) if not ws.closed)
+        sockets: weakref.WeakSet[web.WebSocketResponse] = app[WEBSOCKETS]
+        open_ws = len([ws for ws in list(sockets) if not ws.closed])
         yield GaugeMetricFamily("qrstream_websockets_open", "Open websockets in this process.", value=open_ws)
         hub = app[HUB]
         yield CounterMetricFamily(
