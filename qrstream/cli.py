@@ -24,6 +24,9 @@ from qrstream.web.keys import SERVICES
 log = logging.getLogger("qrstream")
 
 SHUTDOWN_TIMEOUT_S = 10.0
+# aiohttp's default of 128 drops SYNs when hundreds of websockets (re)connect at once, and a
+# dropped SYN costs the client a 1 s retransmit (bench/fanout.py); the kernel caps it at somaxconn.
+LISTEN_BACKLOG = 4096
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,7 +96,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, backlog=LISTEN_BACKLOG)
         await site.start()
         services = app[SERVICES]
         if services.secrets.admin_key_created:
