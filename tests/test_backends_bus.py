@@ -297,3 +297,30 @@ async def test_a_lease_nobody_renews_runs_out(redis_url: str) -> None:
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_message_published_while_the_connection_is_down_arrives_after_reconnecting(
+    redis_url: str,
+) -> None:
+    """Redis drops the subscriber's connection; a final message (not kept) published before it is
+    back is delivered when it reconnects, once."""
+    a, b = RedisBus(redis_url), RedisBus(redis_url)
+    await a.start()
+    await b.start()
+    raw = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        heard = Heard()
+        await subscribed(a, "down", heard)
+        await b.publish("down", "frame", keep=True)
+        await heard.until(1)
+        await raw.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await b.publish("down", "final")  # `a` is reconnecting (its first retry waits 50 ms)
+        assert await heard.until(2) == ["frame", "final"]
+        assert a.reconnects >= 1
+        await b.publish("down", "after")
+        assert await heard.until(3) == ["frame", "final", "after"]
+        assert await a.latest("down") == "frame"
+    finally:
+        await raw.aclose()
+        await a.close()
+        await b.close()

@@ -1,20 +1,21 @@
 """The Redis bus: several processes hear each other's messages and share each topic's latest.
 
-`publish(keep=True)` is one Lua script: bump the topic's version, store
-`version|message` as its latest, PUBLISH `version|message`. A message that is
-not kept is published as `|message` (nothing could recover it anyway), and
-`forget` publishes the bare new version so every process drops its copy.
+`publish` is one Lua script: bump the topic's version, store the message as the
+topic's `last` (for a few minutes) and, when kept, as its `latest`, and PUBLISH
+it as `version|message` (kept) or `version!message` (not kept). `forget` bumps
+the version, drops the latest and publishes the bare version.
 
 Each process keeps ONE pub/sub connection, owned by one task that reads it and
 calls the local listeners in order. Pub/sub alone loses what is published while
 a connection is down or a subscription is still on its way, so every topic's
-subscription confirmation is followed by a read of its latest: a topic heard
-before (a reconnect) gets that latest delivered if it is newer than the last
-one delivered; a new topic takes it as its starting point, which `latest()`
-returns — so `subscribe()` then `await latest()` misses nothing and repeats
-nothing. A version gap on any topic re-reads every topic with local listeners.
-A Redis restart (a new `run_id`) resets the versions this process has seen, since
-the new server counts afresh.
+subscription confirmation is followed by a read of its version, latest and last:
+a topic heard before (a reconnect) gets what is newer than the last version it
+delivered; a new topic takes the current version as its starting point and its
+latest is what `latest()` returns — so `subscribe()` then `await latest()` (or
+`await ready()` then a read of the state) misses nothing and repeats nothing.
+A version gap on any topic re-reads every topic with local listeners. A Redis
+restart (a new `run_id`) resets the versions this process has seen, since the
+new server counts afresh.
 """
 
 from __future__ import annotations
@@ -46,11 +47,17 @@ READY_TIMEOUT_S = 5.0
 BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 1.0
 
+LAST_TTL_MS = 300_000  # how long the last message of a topic stays recoverable after a reconnect
+
 PUBLISH = """
 local v = redis.call('INCR', KEYS[1])
 redis.call('PERSIST', KEYS[1])
-local payload = v .. '|' .. ARGV[1]
-redis.call('SET', KEYS[2], payload)
+local payload = v .. '!' .. ARGV[1]
+if ARGV[3] == '1' then
+    payload = v .. '|' .. ARGV[1]
+    redis.call('SET', KEYS[2], payload)
+end
+redis.call('SET', KEYS[3], payload, 'PX', ARGV[4])
 redis.call('PUBLISH', ARGV[2], payload)
 return v
 """
@@ -85,14 +92,25 @@ def channel(topic: str) -> str:
 
 
 def _keys(topic: str) -> list[str]:
-    return [f"{PREFIX}version:{topic}", f"{PREFIX}latest:{topic}"]
+    """The topic's version counter, latest (kept) message and last message."""
+    return [f"{PREFIX}version:{topic}", f"{PREFIX}latest:{topic}", f"{PREFIX}last:{topic}"]
 
 
-def parse(payload: str) -> tuple[int | None, str | None]:
-    """`v|message` → (v, message); `|message` → (None, message); `v` (forgotten) → (v, None)."""
-    head, bar, message = payload.partition("|")
-    version = int(head) if head else None
-    return version, (message if bar else None)
+@dataclass(frozen=True)
+class Payload:
+    version: int
+    kept: bool
+    text: str | None
+    """None: the topic was forgotten."""
+
+
+def parse(payload: str) -> Payload:
+    """`v|message` (kept), `v!message` (not kept) or `v` (forgotten)."""
+    digits = len(payload) - len(payload.lstrip("0123456789"))
+    version = int(payload[:digits] or 0)
+    if digits == len(payload):
+        return Payload(version, False, None)
+    return Payload(version, payload[digits] == "|", payload[digits + 1 :])
 
 
 @dataclass
@@ -144,10 +162,8 @@ class RedisBus:
     # --- the Bus protocol -------------------------------------------------------------------
 
     async def publish(self, topic: str, message: str, *, keep: bool = False) -> None:
-        if keep:
-            await self._publish(keys=_keys(topic), args=[message, channel(topic)])
-        else:
-            await self._redis.publish(channel(topic), "|" + message)
+        args = [message, channel(topic), "1" if keep else "0", LAST_TTL_MS]
+        await self._publish(keys=_keys(topic), args=args)
 
     def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
         self._ensure_pump()
@@ -175,7 +191,8 @@ class RedisBus:
         known = self._topics.get(topic)
         if known is not None and topic in self._listeners:
             return known.latest
-        return parse(await self._redis.get(_keys(topic)[1]) or "")[1]
+        value = await self._redis.get(_keys(topic)[1])
+        return parse(value).text if value is not None else None
 
     async def ready(self, topic: str) -> None:
         await self._confirmed(topic)
@@ -192,7 +209,7 @@ class RedisBus:
             return None
 
     async def forget(self, topic: str) -> None:
-        await self._forget(keys=_keys(topic), args=[channel(topic), FORGOTTEN_TTL_S])
+        await self._forget(keys=_keys(topic)[:2], args=[channel(topic), FORGOTTEN_TTL_S])
 
     async def close(self) -> None:
         self._closed = True
@@ -289,21 +306,21 @@ class RedisBus:
         if kind == "subscribe" and topic in self._subscribed:
             await self._confirm(topic)
         elif kind == "message" and topic in self._topics:
-            version, text = parse(str(message["data"]))
-            gap = self._take(topic, version, text)
+            gap = self._take(topic, parse(str(message["data"])))
             if gap:
                 await self._resync()
 
     async def _confirm(self, topic: str) -> None:
-        """A subscription is live: read the topic's latest, deliver it if this is a reconnect."""
-        counter, value = await self._redis.mget(_keys(topic))
+        """A subscription is live: read where the topic stands; deliver what is new if this is a
+        reconnect, else take it as the starting point."""
+        counter, latest, last = await self._redis.mget(_keys(topic))
         if topic in self._topics:
-            self._recover(topic, counter, value)
+            self._recover(topic, counter, latest, last)
             self._resolve(topic, None)
         else:
-            version, text = parse(value or "0")
-            self._topics[topic] = _Topic(version or 0, text)
-            self._resolve(topic, _Topic(version or 0, text))
+            start = _Topic(int(counter or 0), parse(latest).text if latest is not None else None)
+            self._topics[topic] = start
+            self._resolve(topic, _Topic(start.version, start.latest))
 
     def _resolve(self, topic: str, start: _Topic | None) -> None:
         """Wake `latest()` callers waiting for the topic's subscription (with its starting point)."""
@@ -312,36 +329,37 @@ class RedisBus:
             ready.set_result(start)
 
     async def _resync(self) -> None:
-        """Re-read the latest of every topic with local listeners; deliver what is newer."""
+        """Re-read every topic with local listeners; deliver what is newer than what was delivered."""
         topics = [t for t in self._topics if t in self._listeners]
         if not topics:
             return
         values = await self._redis.mget([key for t in topics for key in _keys(t)])
         for i, topic in enumerate(topics):
             if topic in self._topics:
-                self._recover(topic, values[2 * i], values[2 * i + 1])
+                self._recover(topic, *values[3 * i : 3 * i + 3])
 
-    def _recover(self, topic: str, counter: str | None, value: str | None) -> None:
-        if value is not None:
-            version, text = parse(value)
-            self._take(topic, version, text, recovered=True)
-        elif counter is not None and int(counter) > self._topics[topic].version:
-            self._take(topic, int(counter), None, recovered=True)  # forgotten meanwhile
+    def _recover(self, topic: str, counter: str | None, latest: str | None, last: str | None) -> None:
+        """Deliver, oldest first, the kept latest and the last message if they are new here; then
+        note a forget that happened meanwhile."""
+        found = sorted((parse(v) for v in (latest, last) if v is not None), key=lambda p: p.version)
+        for payload in found:
+            self._take(topic, payload, recovered=True)
+        if latest is None and counter is not None:
+            self._take(topic, Payload(int(counter), False, None), recovered=True)
 
-    def _take(self, topic: str, version: int | None, text: str | None, *, recovered: bool = False) -> bool:
+    def _take(self, topic: str, payload: Payload, *, recovered: bool = False) -> bool:
         """Deliver one message unless it is old; return whether versions were skipped."""
         state = self._topics[topic]
-        if version is None:  # not kept: no version, deliver as it comes
-            if text is not None:
-                self._deliver(topic, text)
+        if payload.version <= state.version:
             return False
-        if version <= state.version:
-            return False
-        gap = not recovered and version > state.version + 1
-        state.version = version
-        state.latest = text
-        if text is not None:
-            self._deliver(topic, text)
+        gap = not recovered and payload.version > state.version + 1
+        state.version = payload.version
+        if payload.text is None:
+            state.latest = None
+            return gap
+        if payload.kept:
+            state.latest = payload.text
+        self._deliver(topic, payload.text)
         return gap
 
     def _deliver(self, topic: str, text: str) -> None:

@@ -81,6 +81,7 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
     timer: ScanTimer | None = None
     try:
         request.app[ROTATOR].ensure(instance.id)
+        await hub.ready(name)
         # Read again after joining: a change announced before we listened is seen here.
         current = await instances.get(instance.id)
         if current is None:

@@ -126,6 +126,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     # first message goes through the hub, in order with its broadcasts and never twice.
     hub.join(name, ws, request.transport)
     try:
+        await hub.ready(name)
         current = await verifications.get(verification_id)
         sending = hub.send(name, ws, dumps(current.event()))
         if sending is not None:

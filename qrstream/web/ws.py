@@ -89,6 +89,11 @@ class Hub:
     def topics(self) -> list[str]:
         return list(self._rooms)
 
+    async def ready(self, topic: str) -> None:
+        """After `join`: return once the bus delivers `topic` here (on Redis the subscription is
+        confirmed asynchronously), so a state read after it cannot miss a later announcement."""
+        await self._bus.ready(topic)
+
     def _on_message(self, topic: str, message: str) -> None:
         try:
             decoded = json.loads(message)
