@@ -41,4 +41,4 @@ class LocalLeases:
 def leases_for(bus: Bus) -> Leases:
     """The leases shared by the processes that share `bus`."""
     make = getattr(bus, "leases", None)
-    return make() if callable(make) else LocalLeases()  # type: ignore[no-any-return]
+    return make() if callable(make) else LocalLeases()

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.asyncio import Redis
 
-from qrstream.bus import Bus, BusError, open_bus
+from qrstream.bus import Bus, BusError, Listener, open_bus
 from qrstream.bus.memory import MemoryBus
 from qrstream.bus.redis import RedisBus, channel
 from qrstream.leases import leases_for
@@ -74,7 +74,7 @@ async def make_bus(request: pytest.FixtureRequest) -> AsyncIterator[BusFactory]:
     await shared.close()
 
 
-async def subscribed(bus: Bus, topic: str, heard: Heard) -> Callable[[], None]:
+async def subscribed(bus: Bus, topic: str, heard: Listener) -> Callable[[], None]:
     """Subscribe and read the latest, as a websocket handler does (the Redis subscription is then live)."""
     stop = bus.subscribe(topic, heard)
     await bus.latest(topic)
@@ -313,7 +313,7 @@ async def test_a_message_published_while_the_connection_is_down_arrives_after_re
         await subscribed(a, "down", heard)
         await b.publish("down", "frame", keep=True)
         await heard.until(1)
-        await raw.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await raw.execute_command("CLIENT", "KILL", "TYPE", "pubsub")  # type: ignore[no-untyped-call]
         await b.publish("down", "final")  # `a` is reconnecting (its first retry waits 50 ms)
         assert await heard.until(2) == ["frame", "final"]
         assert a.reconnects >= 1

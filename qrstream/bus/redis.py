@@ -96,6 +96,11 @@ def _keys(topic: str) -> list[str]:
     return [f"{PREFIX}version:{topic}", f"{PREFIX}latest:{topic}", f"{PREFIX}last:{topic}"]
 
 
+def _texts(values: list[Any]) -> list[str | None]:
+    """MGET answers as text (the client decodes responses)."""
+    return [None if v is None else str(v) for v in values]
+
+
 @dataclass(frozen=True)
 class Payload:
     version: int
@@ -192,7 +197,7 @@ class RedisBus:
         if known is not None and topic in self._listeners:
             return known.latest
         value = await self._redis.get(_keys(topic)[1])
-        return parse(value).text if value is not None else None
+        return parse(str(value)).text if value is not None else None
 
     async def ready(self, topic: str) -> None:
         await self._confirmed(topic)
@@ -265,7 +270,7 @@ class RedisBus:
                     with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
                         await syncer
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
@@ -313,7 +318,7 @@ class RedisBus:
     async def _confirm(self, topic: str) -> None:
         """A subscription is live: read where the topic stands; deliver what is new if this is a
         reconnect, else take it as the starting point."""
-        counter, latest, last = await self._redis.mget(_keys(topic))
+        counter, latest, last = _texts(await self._redis.mget(_keys(topic)))
         if topic in self._topics:
             self._recover(topic, counter, latest, last)
             self._resolve(topic, None)
@@ -333,10 +338,10 @@ class RedisBus:
         topics = [t for t in self._topics if t in self._listeners]
         if not topics:
             return
-        values = await self._redis.mget([key for t in topics for key in _keys(t)])
+        values = _texts(await self._redis.mget([key for t in topics for key in _keys(t)]))
         for i, topic in enumerate(topics):
             if topic in self._topics:
-                self._recover(topic, *values[3 * i : 3 * i + 3])
+                self._recover(topic, values[3 * i], values[3 * i + 1], values[3 * i + 2])
 
     def _recover(self, topic: str, counter: str | None, latest: str | None, last: str | None) -> None:
         """Deliver, oldest first, the kept latest and the last message if they are new here; then
