@@ -83,7 +83,8 @@ async def test_pair_page_loads_clean_at_phone_and_desktop_sizes(
 
 
 async def test_pair_form_is_usable_with_the_keyboard_alone(browser: Any, live: Live) -> None:
-    """Tab reaches the fields and the button in order; submitting empty says what is missing."""
+    """Tab reaches the fields and the button in order; empty says what is missing; filled shows the QR."""
+    instance = await create_instance(live.url)
     page = await browser.new_page(viewport=PHONE)
     watched = watch(page)
     await page.goto(f"{live.url}/pair")
@@ -96,6 +97,17 @@ async def test_pair_form_is_usable_with_the_keyboard_alone(browser: Any, live: L
     await expect(page.locator("#id-error")).to_be_visible()
     await expect(page.locator("#instance-id")).to_be_focused()
     await expect(page.locator("#instance-id")).to_have_attribute("aria-invalid", "true")
+    await page.keyboard.type(str(instance[0]))
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(instance[1])
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main")).to_have_attribute("data-state", "waiting")
+    assert (await decode_element(page.locator("#qr"))).text.startswith(f"{live.url}/link/")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("button", name="Use other credentials")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#credentials")).to_be_visible()
+    await expect(page.locator("#instance-id")).to_be_focused()
     watched.check()
 
 
