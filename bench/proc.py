@@ -26,10 +26,9 @@ def cpu_seconds(pid: int) -> float:
 def raise_nofile(wanted: int = 1_000_000) -> int:
     """Raise this process's open-file limit as far as allowed (children inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted
-    if target > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, max(target, hard)))
+    if soft < wanted:
+        try:  # root may raise the hard limit too (up to fs.nr_open)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, max(wanted, hard)))
         except (ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
