@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -52,6 +53,23 @@ def mask_path(path: str) -> str:
     for pattern in _PATH_PATTERNS:
         path = pattern.sub(r"\g<1>" + MASK, path)
     return path
+
+
+def safe_url(url: str) -> str:
+    """A database or bus URL without its password (`user:***@`, `?password=***`), fit for a message."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, host = parts.netloc.rpartition("@")[::2]
+            netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
+        query = parts.query
+        if re.search(r"(?:^|&)password=", query, re.I):
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode([(k, MASK if k.lower() == "password" else v) for k, v in pairs], safe="*")
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return MASK
 
 
 def mask_text(text: str, literals: Iterable[str] = ()) -> str:

@@ -197,6 +197,14 @@ async def test_open_bus_fails_with_one_line_when_redis_is_down() -> None:
     assert "\n" not in str(caught.value)
 
 
+async def test_open_bus_error_hides_the_redis_password() -> None:
+    """The one-line error for an unreachable Redis does not show the URL's password."""
+    with pytest.raises(BusError) as caught:
+        await open_bus(f"redis://:s3cretpw@127.0.0.1:{free_port()}/0")
+    assert "s3cretpw" not in str(caught.value)
+    assert ":***@127.0.0.1" in str(caught.value)
+
+
 async def test_subscribers_keep_receiving_after_a_redis_restart(
     make_redis: Callable[[], RedisServer],
 ) -> None:

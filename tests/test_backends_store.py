@@ -227,6 +227,12 @@ def test_passwords_stay_out_of_messages() -> None:
     assert safe_url("postgresql://me@db/q") == "postgresql://me@db/q"
 
 
+def test_passwords_in_the_query_or_without_a_user_stay_out_of_messages() -> None:
+    """`?password=` and `:pw@` (no user name) are hidden as well."""
+    assert safe_url("postgresql://db/q?user=me&password=s3cret") == "postgresql://db/q?user=me&password=***"
+    assert safe_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
+
+
 async def test_unreachable_server_is_a_one_line_store_error() -> None:
     """Nobody listening → StoreError with one line and no password."""
     url = f"postgresql://me:s3cret@127.0.0.1:{free_port()}/nothing"

@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qrstream.bus import BusError, Listener
+from qrstream.redact import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ class RedisBus:
         try:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
-            raise BusError(f"cannot reach the bus {self.url!r}: {exc}") from None
+            raise BusError(f"cannot reach the bus {safe_url(self.url)!r}: {exc}") from None
         self._ensure_pump()
 
     def _ensure_pump(self) -> None:

@@ -16,10 +16,10 @@ import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from qrstream.redact import safe_url
 from qrstream.store import Row, StoreError
 from qrstream.store.migrations import migrate
 
@@ -82,16 +82,6 @@ def _rowcount(status: str) -> int:
     """`UPDATE 3`, `INSERT 0 1`, `DELETE 0` → the last number; statements without one → 0."""
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else 0
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, fit for an error message or a log."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 ParamTypes = dict[str, tuple[str, ...]]
