@@ -202,6 +202,27 @@ async def test_dynamic_link_redirects_to_the_card_page(client: TestClient) -> No
     assert resp.headers["Cache-Control"] == "no-store"
 
 
+async def test_dynamic_link_to_a_unicode_target_sends_an_ascii_location(client: TestClient) -> None:
+    """A target with a non-ASCII host and path redirects with an ASCII URI (punycode, %-escapes)."""
+    card = await create_card(client)
+    target = "https://exämple.org/päth?q=ü&keep=%2F#frag"
+    resp = await client.put(f"/admin/cards/{card['uuid']}/target", json={"url": target}, headers=ADMIN)
+    assert (await resp.json())["target"] == target
+    resp = await client.get(await dynamic_link(client, card["uuid"]), allow_redirects=False)
+    assert resp.status == 302
+    location = dict(resp.raw_headers)[b"Location"]
+    assert location == b"https://xn--exmple-cua.org/p%C3%A4th?q=%C3%BC&keep=%2F#frag"
+
+
+async def test_target_whose_host_has_no_ascii_form_is_400(client: TestClient) -> None:
+    """A target host that cannot be written in IDNA (an over-long label) is refused with the field."""
+    card = await create_card(client)
+    url = "https://" + "ä" * 70 + ".org/"
+    resp = await client.put(f"/admin/cards/{card['uuid']}/target", json={"url": url}, headers=ADMIN)
+    assert resp.status == 400
+    assert (await resp.json())["field"] == "url"
+
+
 async def test_unknown_dynamic_link_is_404(client: TestClient) -> None:
     """An unknown code answers 404 with a message."""
     resp = await client.get("/q/nosuchcode", allow_redirects=False)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from qrstream import offline, vcard
+from qrstream.card_fields import ascii_url
 from qrstream.cards import Card, CardService, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.link_previews import is_link_preview
@@ -89,7 +90,7 @@ async def follow_link(request: web.Request) -> web.Response:
     card = await request.app[CARDS].follow(request.match_info["code"], count=counts)
     if card is None:
         raise NotFound("Link not found.")
-    target = card.target or card.public_url(services(request).base_url)
+    target = ascii_url(card.target) if card.target else card.public_url(services(request).base_url)
     return web.Response(status=302, headers={"Location": target, **NO_STORE})
 
 
