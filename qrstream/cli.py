@@ -61,7 +61,7 @@ def build_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[Config, a
     if args.bus is not None:
         changes["bus"] = args.bus
     if args.public_url is not None:
-        changes["public_url"] = check_http_url(args.public_url, "--public-url")
+        changes["public_url"] = check_http_url(args.public_url, "--public-url", base=True)
     if args.log_format is not None:
         changes["log_format"] = args.log_format
     return (config.replace(**changes) if changes else config), args

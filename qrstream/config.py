@@ -31,10 +31,19 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
-def check_http_url(value: str, name: str) -> str:
-    """Return `value` if it is an absolute http(s) URL with a host, else raise ConfigError."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+def check_http_url(value: str, name: str, *, base: bool = False) -> str:
+    """Return `value` if it is an absolute http(s) URL with a host (and a valid port, no
+    whitespace; with `base`, no query or fragment either), else raise ConfigError."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    ok = ok and not any(c.isspace() or not c.isprintable() for c in value)
+    if ok and base and (parts.query or parts.fragment or "?" in value or "#" in value):
+        ok = False
+    if not ok:
         raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
     return value.rstrip("/")
 
@@ -81,7 +90,7 @@ class Config:
             port=parse_port(port_raw, "QRSTREAM_PORT"),
             db=env.get("QRSTREAM_DB", "").strip() or "./qrstream.db",
             bus=env.get("QRSTREAM_BUS", "").strip() or "memory",
-            public_url=check_http_url(public_url, "QRSTREAM_PUBLIC_URL") if public_url else None,
+            public_url=check_http_url(public_url, "QRSTREAM_PUBLIC_URL", base=True) if public_url else None,
             admin_key=env.get("QRSTREAM_ADMIN_KEY", "").strip() or None,
             sdk_keys=_split_keys(env.get("QRSTREAM_SDK_KEYS", "")),
             signing_keys=_split_keys(env.get("QRSTREAM_SIGNING_KEYS", "")),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from qrstream.cli import build_config
+from qrstream.config import ConfigError
 from tests.serverproc import ROOT, ServerProcess
 
 
@@ -55,6 +57,30 @@ def test_bad_option_is_one_line_and_exit_2(args: list[str], env: dict[str, str],
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qrstream: error:"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--public-url", "http://qr.example:99999"], {}),
+        (["--public-url", "http://qr example/"], {}),
+        (["--public-url", "https://qr.example/?a=1"], {}),
+        ([], {"QRSTREAM_PUBLIC_URL": "http://qr.example:port"}),
+        (["--public-url", "http://[::1"], {}),
+        ([], {"QRSTREAM_WEBHOOK_URL": "http://hooks.example:abc/"}),
+        ([], {"QRSTREAM_WEBHOOK_URL": "http://[::1/"}),
+    ],
+)
+def test_malformed_urls_are_bad_options(args: list[str], env: dict[str, str]) -> None:
+    """A public or webhook URL with a bad port, whitespace or (public) a query is refused at start."""
+    with pytest.raises(ConfigError):
+        build_config(args, env)
+
+
+def test_a_good_public_url_keeps_its_port_and_path() -> None:
+    """A public URL with a port and a path prefix is accepted, without its trailing slash."""
+    config, _ = build_config(["--public-url", "https://qr.example:8443/base/"], {})
+    assert config.base_url() == "https://qr.example:8443/base"
 
 
 @pytest.mark.parametrize("db", ["/no/such/folder/q.db", "{tmp}"])
