@@ -48,7 +48,8 @@ async def _cards(http: aiohttp.ClientSession, base: str, secrets: list[str]) -> 
     secrets.append(signature.group(1))
     resp = await http.get(f"{public}/qr-code/offline?{query}")
     assert decode_data_uri(await resp.text()).text.startswith("BEGIN:VCARD")
-    resp = await http.get(f"{public}/qr-code/offline?{query[:-1]}0")
+    tampered = query[:-1] + ("1" if query.endswith("0") else "0")
+    resp = await http.get(f"{public}/qr-code/offline?{tampered}")
     assert resp.status == 403
     assert (await http.delete(admin_card, headers=ADMIN)).status == 204
 
