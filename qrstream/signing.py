@@ -17,7 +17,8 @@ def same_secret(given: str | None, expected: str) -> bool:
     """Constant-time equality of two secrets (a missing one never matches)."""
     if given is None:
         return False
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # surrogateescape: a header of bytes that are not UTF-8 is simply a wrong secret, not an error.
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def any_secret(given: str | None, candidates: Iterable[str]) -> bool:

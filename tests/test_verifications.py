@@ -268,3 +268,33 @@ async def test_portal_keys_not_needed(client: TestClient, sdk_headers: dict[str,
     vid = (await generate(client, sdk_headers))["verificationId"]
     resp = await client.post(f"/api/verification/{vid}/start", headers={"X-SDK-Key": "wrong"})
     assert resp.status == 200
+
+
+async def test_non_utf8_sdk_key_is_401_not_500(client: TestClient) -> None:
+    """An X-SDK-Key header of bytes that are not UTF-8 is a wrong key (401), not a server error."""
+    assert client.server.host is not None and client.server.port is not None
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(
+        b"GET /api/get-verification-details/ver_000000000000000000000000 HTTP/1.1\r\n"
+        b"Host: qr.test\r\nX-SDK-Key: \xff\xfe\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401"), head
+    assert json.loads(body) == {"error": "Invalid API key"}
+
+
+async def test_get_endpoints_answer_head(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """HEAD on the QR code and details endpoints answers like GET, without a body (not 405)."""
+    created = await generate(client, sdk_headers)
+    for path in (
+        f"/api/get-verification-qrcode/{created['verificationId']}",
+        f"/api/get-verification-details/{created['verificationId']}",
+    ):
+        resp = await client.head(path, headers=sdk_headers)
+        assert resp.status == 200, path
+        assert int(resp.headers["Content-Length"]) > 0
+    resp = await client.head("/api/get-verification-qrcode/ver_000000000000000000000000", headers=sdk_headers)
+    assert resp.status == 404

@@ -165,14 +165,14 @@ async def verifications_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
     app.cleanup_ctx.append(verifications_ctx)
-    add = app.router.add_route
+    add, get = app.router.add_route, app.router.add_get  # add_get: HEAD too, as HTTP expects
     add("POST", "/api/generate-verification", generate, name="verification-generate")
-    add("GET", "/api/get-verification-qrcode", missing_id)
-    add("GET", "/api/get-verification-qrcode/", missing_id)
-    add("GET", "/api/get-verification-qrcode/{id}", qrcode, name="verification-qrcode")
-    add("GET", "/api/get-verification-details", missing_id)
-    add("GET", "/api/get-verification-details/", missing_id)
-    add("GET", "/api/get-verification-details/{id}", details, name="verification-details")
+    get("/api/get-verification-qrcode", missing_id)
+    get("/api/get-verification-qrcode/", missing_id)
+    get("/api/get-verification-qrcode/{id}", qrcode, name="verification-qrcode")
+    get("/api/get-verification-details", missing_id)
+    get("/api/get-verification-details/", missing_id)
+    get("/api/get-verification-details/{id}", details, name="verification-details")
     add("GET", "/api/verification-events/{id}", events, name="verification-events")
     add("POST", "/api/verification/{id}/start", start, name="verification-start")
     add("POST", "/api/verification/{id}/complete", complete, name="verification-complete")
