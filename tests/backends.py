@@ -309,6 +309,6 @@ def postgres_url(postgres_server: PostgresServer) -> str:
         _admin_sql(postgres_server, f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
     postgres_server.used.clear()
     name = f"t_{uuid.uuid4().hex[:16]}"
-    _admin_sql(postgres_server, f'CREATE DATABASE "{name}"')
+    _admin_sql(postgres_server, f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')  # 3x faster here
     postgres_server.used.append(name)
     return postgres_server.url(name)

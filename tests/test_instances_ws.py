@@ -9,6 +9,8 @@ from qrstream.clock import FakeClock
 from qrstream.web.keys import ROTATOR, SERVICES
 from tests.instancekit import ADMIN, Client, api, closed_with, link_path, new_instance, next_message, until
 
+pytestmark = pytest.mark.scaleout  # also on PostgreSQL + Redis (tests/conftest.py)
+
 PERIOD = 20.0
 ACCOUNT = {"type": "accountData", "message": {"wid": "15551234567@c.us", "phone": "15551234567"}}
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
 
@@ -16,6 +17,8 @@ from tests.conftest import ClientFactory
 
 WEBHOOK = "http://127.0.0.1:9/verifications"  # loopback, nothing listens: deliveries just wait
 TTL = 3600.0
+
+pytestmark = pytest.mark.scaleout  # also on PostgreSQL + Redis (tests/conftest.py)
 
 
 async def close_code(ws: ClientWebSocketResponse, within: float) -> int:

@@ -7,6 +7,7 @@ import hmac
 import socket
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -18,6 +19,8 @@ from tests.qrdecode import decode_b64
 from tests.webhook_receiver import Receiver, answers, drive
 
 Client = TestClient[web.Request, web.Application]
+
+pytestmark = pytest.mark.scaleout  # also on PostgreSQL + Redis (tests/conftest.py)
 
 
 async def start(make_client: ClientFactory, config: Config) -> Client:
