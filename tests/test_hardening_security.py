@@ -96,3 +96,25 @@ async def test_pairing_page_takes_credentials_from_the_fragment(client: TestClie
     script = await (await client.get("/static/pair.js")).text()
     assert "pair.js" in html
     assert "location.hash" in script
+
+
+async def test_pages_under_static_keep_the_page_headers(client: TestClient) -> None:
+    """/static/<page>.html is the same page as /pair, /link or /verify: it is as uncached, unframeable
+    and strictly policed as the page's own route (else a framing site could load it there)."""
+    pair = await client.get("/pair")
+    for name in ("pair.html", "link.html", "verify.html"):
+        resp = await client.get(f"/static/{name}")
+        assert resp.status == 200, name
+        for header in ("Content-Security-Policy", "X-Frame-Options", "Cache-Control"):
+            assert resp.headers.get(header) == pair.headers[header], (name, header)
+
+
+async def test_assets_are_revalidated(client: TestClient) -> None:
+    """Scripts and styles have unversioned names: they are revalidated (ETag) on every use, so a new
+    release never runs an old script under a new page."""
+    for name in ("pair.js", "link.js", "verify.js", "style.css"):
+        resp = await client.get(f"/static/{name}")
+        assert resp.status == 200, name
+        assert resp.headers["Cache-Control"] == "no-cache", name
+        again = await client.get(f"/static/{name}", headers={"If-None-Match": resp.headers["ETag"]})
+        assert again.status == 304, name

@@ -18,6 +18,7 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+ASSET_HEADERS = {"Cache-Control": "no-cache"}
 
 
 def page(name: str) -> web.FileResponse:
@@ -38,7 +39,10 @@ async def asset(request: web.Request) -> web.FileResponse:
     path = STATIC_DIR / name
     if not _ASSET.fullmatch(name) or not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path)
+    if name.endswith(".html"):  # a page here is still a page: same policy as its own route
+        return page(name)
+    # Unversioned names: revalidate (ETag) on every use, so a new page never runs an old script.
+    return web.FileResponse(path, headers=ASSET_HEADERS)
 
 
 def setup(app: web.Application) -> None:
