@@ -7,6 +7,8 @@ condition (never a fixed sleep); no test needs the fake clock.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -17,6 +19,7 @@ from qrstream.bus.memory import MemoryBus
 from qrstream.bus.redis import RedisBus, channel
 from qrstream.leases import leases_for
 from tests.backends import RedisServer, free_port
+from tests.serverproc import ROOT
 
 WAIT_S = 10.0
 
@@ -332,3 +335,18 @@ async def test_a_message_published_while_the_connection_is_down_arrives_after_re
         await raw.aclose()
         await a.close()
         await b.close()
+
+
+def test_run_py_exits_2_with_one_line_when_redis_is_down() -> None:
+    """`run.py --bus redis://…` with nobody listening: one line on stderr, exit status 2."""
+    bus = f"redis://127.0.0.1:{free_port()}/0"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--port", "0", "--db", ":memory:", "--bus", bus],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("qrstream: error: cannot reach the bus"), lines
