@@ -12,8 +12,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
+from qrstream.card_fields import is_http_url
 from qrstream.errors import BadRequest, NotFound, Unauthorized
 from qrstream.inbox import Inbox
 from qrstream.instance_events import DELETED, record_change
@@ -74,14 +74,10 @@ def check_webhook_url(value: object, field: str = "webhookUrl") -> str:
     if not isinstance(value, str):
         raise BadRequest(f"{field} must be a string", field=field)
     value = value.strip()
-    if value:
-        try:
-            parts = urlsplit(value)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise BadRequest(f"{field} must be an absolute http(s) URL", field=field)
+    # is_http_url also refuses bad ports, whitespace, control characters and over-long URLs,
+    # which would otherwise be retried for a day as undeliverable webhooks.
+    if value and not is_http_url(value):
+        raise BadRequest(f"{field} must be an absolute http(s) URL", field=field)
     return value
 
 

@@ -106,6 +106,25 @@ async def test_create_rejects_bad_json(client: TestClient, raw: bytes) -> None:
     assert "error" in await resp.json()
 
 
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b"\xff\xfe"])
+async def test_bad_json_names_the_body_field(client: TestClient, raw: bytes) -> None:
+    """Bad JSON on the admin API is a 400 {"error", "field": "body"}, like any bad field."""
+    resp = await client.post("/admin/cards", data=raw, headers={**ADMIN, "Content-Type": "application/json"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["field"] == "body"
+    assert isinstance(body["error"], str) and body["error"]
+
+
+async def test_bad_json_on_patch_and_target_names_the_body_field(client: TestClient) -> None:
+    """PATCH and PUT target with a malformed body answer 400 with field "body"."""
+    card = await create_card(client)
+    for method, suffix in (("PATCH", ""), ("PUT", "/target")):
+        resp = await client.request(method, f"/admin/cards/{card['uuid']}{suffix}", data=b"{", headers=ADMIN)
+        assert resp.status == 400
+        assert (await resp.json())["field"] == "body"
+
+
 async def test_name_of_200_characters_is_accepted(client: TestClient) -> None:
     """The longest allowed name (200 characters) is stored whole."""
     card = await create_card(client, name="n" * 200)

@@ -36,7 +36,13 @@ async def test_read_shows_state_wid_and_webhook(client: Client) -> None:
 
 async def test_bad_webhook_url_is_400(client: Client) -> None:
     """A webhookUrl that is not an absolute http(s) URL is 400 with the field."""
-    for bad in ("not a url", "ftp://x.example", 3):
+    for bad in (
+        "not a url",
+        "ftp://x.example",
+        3,
+        "https://h.example:99999/",
+        "https://h.example/" + "a" * 3000,
+    ):
         resp = await client.post("/admin/instances", headers=ADMIN, json={"webhookUrl": bad})
         assert resp.status == 400
         assert (await resp.json())["field"] == "webhookUrl"
@@ -66,3 +72,11 @@ async def test_admin_key_required(client: Client) -> None:
         await client.delete(f"/admin/instances/{instance[0]}"),
     ):
         assert resp.status == 401 and await resp.json() == {"error": "Unauthorized"}
+
+
+async def test_bad_json_names_the_body_field(client: Client) -> None:
+    """Malformed JSON or a non-object body is a 400 {"error", "field": "body"}."""
+    for raw in (b"{not json", b"[1]", b"\xff"):
+        resp = await client.post("/admin/instances", data=raw, headers=ADMIN)
+        assert resp.status == 400
+        assert (await resp.json())["field"] == "body"

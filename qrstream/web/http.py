@@ -25,7 +25,8 @@ def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
 
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
-    """The request's JSON body; BadRequest for malformed JSON, PayloadTooLarge for a big one."""
+    """The request's JSON body; BadRequest (field "body") for malformed JSON, PayloadTooLarge
+    for a big one."""
     limit = services(request).config.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("Request body too large")
@@ -35,11 +36,11 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     if not raw.strip():
         if allow_empty:
             return None
-        raise BadRequest("Request body must be JSON")
+        raise BadRequest("Request body must be JSON", field="body")
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise BadRequest("Malformed JSON") from None
+        raise BadRequest("Malformed JSON", field="body") from None
 
 
 async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
@@ -48,7 +49,7 @@ async def read_json_object(request: web.Request, *, allow_empty: bool = False) -
     if body is None and allow_empty:
         return {}
     if not isinstance(body, dict):
-        raise BadRequest("Request body must be a JSON object")
+        raise BadRequest("Request body must be a JSON object", field="body")
     return body
 
 
