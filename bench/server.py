@@ -27,7 +27,9 @@ class Server:
     `stderr_lines` holds it.
     """
 
-    def __init__(self, env: Mapping[str, str] | None = None, args: list[str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, args: list[str] | None = None, script: Path | None = None
+    ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="qrstream-bench-")
         self.db = str(Path(self._tmp.name) / "bench.db")
         full_env = {
@@ -38,7 +40,7 @@ class Server:
             **(env or {}),
         }
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--port", "0", "--db", self.db, *(args or [])],
+            [sys.executable, str(script or ROOT / "run.py"), "--port", "0", "--db", self.db, *(args or [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
