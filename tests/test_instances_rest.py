@@ -142,3 +142,22 @@ async def test_reboot_ends_even_across_a_restart(
         states.append(found["body"]["stateInstance"])
         await client.delete(api(instance, "deleteNotification") + f"/{found['receiptId']}")
     assert states == ["starting", "notAuthorized"]
+
+
+async def test_set_settings_refuses_undeliverable_webhook_urls(client: Client) -> None:
+    """setSettings refuses a webhookUrl no POST can reach (bad port, whitespace, over-long, lone
+    surrogate) with 400, and keeps the stored one."""
+    instance = await new_instance(client, webhookUrl="https://hooks.example/ok")
+    bad_urls = ["http://x.example:99999/", "http://a b/", "https://x.example/" + "a" * 5000]
+    for bad in bad_urls:
+        resp = await client.post(api(instance, "setSettings"), json={"webhookUrl": bad})
+        assert resp.status == 400, bad
+        assert (await resp.json())["field"] == "webhookUrl"
+    resp = await client.post(
+        api(instance, "setSettings"),
+        data=b'{"webhookUrl": "https://x.example/\\udcff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status == 400
+    settings = await (await client.get(api(instance, "getSettings"))).json()
+    assert settings["webhookUrl"] == "https://hooks.example/ok"

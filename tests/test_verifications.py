@@ -192,7 +192,8 @@ async def test_details(client: TestClient, sdk_headers: dict[str, str], clock: F
 
 
 async def test_start_and_complete(client: TestClient, sdk_headers: dict[str, str]) -> None:
-    """start moves generated to in_progress (with return_url); complete approved/declined ends it."""
+    """start moves generated to in_progress: exactly {"status"}, plus return_url when one was given
+    (the portal goes there); complete approved/declined ends it."""
     approved = await generate(client, sdk_headers, return_url="https://shop.example/done?x=1")
     vid = approved["verificationId"]
     resp = await client.post(f"/api/verification/{vid}/start")
@@ -204,7 +205,7 @@ async def test_start_and_complete(client: TestClient, sdk_headers: dict[str, str
 
     declined = (await generate(client, sdk_headers))["verificationId"]
     resp = await client.post(f"/api/verification/{declined}/start")
-    assert await resp.json() == {"status": "in_progress", "return_url": None}
+    assert await resp.read() == b'{"status":"in_progress"}'  # the contract's body, to the letter
     resp = await client.post(f"/api/verification/{declined}/complete", json={"result": "declined"})
     assert await resp.json() == {"status": "failed"}
     details = await client.get(f"/api/get-verification-details/{declined}", headers=sdk_headers)
@@ -268,6 +269,15 @@ async def test_portal_keys_not_needed(client: TestClient, sdk_headers: dict[str,
     vid = (await generate(client, sdk_headers))["verificationId"]
     resp = await client.post(f"/api/verification/{vid}/start", headers={"X-SDK-Key": "wrong"})
     assert resp.status == 200
+
+
+async def test_lone_surrogate_in_json_is_400_not_500(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """A JSON string holding a lone UTF-16 surrogate ("\\udcff") is malformed input: 400, nothing stored."""
+    for raw in (b'{"extra_data": {"a": "\\udcff"}}', b'{"return_url": "https://x.example/\\ud800"}'):
+        headers = {**sdk_headers, "Content-Type": "application/json"}
+        resp = await client.post("/api/generate-verification", data=raw, headers=headers)
+        assert resp.status == 400, raw
+        assert await resp.json() == {"error": "Malformed JSON", "field": "body"}
 
 
 async def test_non_utf8_sdk_key_is_401_not_500(client: TestClient) -> None:

@@ -38,9 +38,12 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
             return None
         raise BadRequest("Request body must be JSON", field="body")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        body = json.loads(raw)
+        # A lone UTF-16 surrogate ("\udcff") parses, but can be neither stored nor answered.
+        json.dumps(body, ensure_ascii=False).encode()
+    except (UnicodeError, json.JSONDecodeError, RecursionError):
         raise BadRequest("Malformed JSON", field="body") from None
+    return body
 
 
 async def read_json_object(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
