@@ -103,7 +103,10 @@ async def details(request: web.Request) -> web.Response:
 
 async def start(request: web.Request) -> web.Response:
     verification = await request.app[VERIFICATIONS].start(request.match_info["id"])
-    return json_response({"status": verification.status, "return_url": verification.return_url})
+    body = {"status": verification.status}
+    if verification.return_url:  # where the portal goes when done; otherwise the contract's body exactly
+        body["return_url"] = verification.return_url
+    return json_response(body)
 
 
 async def complete(request: web.Request) -> web.Response:
