@@ -82,6 +82,9 @@ class Inbox:
         event = asyncio.Event()
         self._join(instance_id, event)
         try:
+            # On Redis the subscription goes live asynchronously: a notification committed by
+            # another process after our first read must find us listening.
+            await self._bus.ready(topic(instance_id))
             while True:
                 # Cleared before the read: a wake during the read still ends the next wait.
                 event.clear()

@@ -215,3 +215,28 @@ async def test_each_webhook_is_posted_once_by_one_of_the_processes(
     async with http.get(method(b, instance, "receiveNotification")) as resp:
         first = await resp.json()
     assert first["body"]["stateInstance"] == "authorized"
+
+
+async def test_a_long_poll_on_one_process_is_answered_by_a_change_through_another(
+    start: Start, http: aiohttp.ClientSession, postgres_url: str, redis_url: str
+) -> None:
+    """receiveNotification waiting on A answers as soon as a link through B queues the notification."""
+    a, b = start(2, postgres_url, redis_url)
+    instance = await new_instance(http, a)
+    link = await rest_qr(http, a, instance)
+    loop = asyncio.get_running_loop()
+
+    async def poll() -> tuple[Any, float]:
+        async with http.get(method(a, instance, "receiveNotification") + "?receiveTimeout=30") as resp:
+            assert resp.status == 200
+            return await resp.json(), loop.time()
+
+    waiting = asyncio.create_task(poll())
+    await asyncio.sleep(0.5)  # let the poll reach its wait (it answers at once if one is queued)
+    linked_at = loop.time()
+    async with http.post(f"{b.url}{link}", json={"phone": PHONE}) as resp:
+        assert resp.status == 200, await resp.text()
+    body, answered_at = await waiting
+    assert body["body"]["typeWebhook"] == "stateInstanceChanged"
+    assert body["body"]["stateInstance"] == "authorized"
+    assert answered_at - linked_at < 5.0  # woken through Redis, not by its 30 s timeout
