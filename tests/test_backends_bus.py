@@ -350,3 +350,20 @@ def test_run_py_exits_2_with_one_line_when_redis_is_down() -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qrstream: error: cannot reach the bus"), lines
+
+
+async def test_redis_keys_of_idle_topics_expire(redis_url: str) -> None:
+    """Every key a topic leaves in Redis has a time to live, renewed by each publish."""
+    bus = await open_bus(redis_url)
+    raw = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await bus.publish("idle", "kept", keep=True)
+        await bus.publish("idle", "passing")
+        for kind in ("version", "latest", "last"):
+            assert await raw.pttl(f"qrstream:{kind}:idle") > 0, kind
+        await bus.forget("idle")
+        assert await raw.pttl("qrstream:version:idle") > 0
+        assert await raw.exists("qrstream:latest:idle") == 0
+    finally:
+        await raw.aclose()
+        await bus.close()

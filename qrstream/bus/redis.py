@@ -49,14 +49,18 @@ BACKOFF_FIRST_S = 0.05
 BACKOFF_MAX_S = 1.0
 
 LAST_TTL_MS = 300_000  # how long the last message of a topic stays recoverable after a reconnect
+# Keys of topics nobody publishes on any more go away: a kept value after a day, the version
+# counter after 30 days (far longer than any subscriber stays connected without a message).
+LATEST_TTL_MS = 86_400_000
+VERSION_TTL_MS = 30 * 86_400_000
 
 PUBLISH = """
 local v = redis.call('INCR', KEYS[1])
-redis.call('PERSIST', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 local payload = v .. '!' .. ARGV[1]
 if ARGV[3] == '1' then
     payload = v .. '|' .. ARGV[1]
-    redis.call('SET', KEYS[2], payload)
+    redis.call('SET', KEYS[2], payload, 'PX', ARGV[5])
 end
 redis.call('SET', KEYS[3], payload, 'PX', ARGV[4])
 redis.call('PUBLISH', ARGV[2], payload)
@@ -168,7 +172,7 @@ class RedisBus:
     # --- the Bus protocol -------------------------------------------------------------------
 
     async def publish(self, topic: str, message: str, *, keep: bool = False) -> None:
-        args = [message, channel(topic), "1" if keep else "0", LAST_TTL_MS]
+        args = [message, channel(topic), "1" if keep else "0", LAST_TTL_MS, LATEST_TTL_MS, VERSION_TTL_MS]
         await self._publish(keys=_keys(topic), args=args)
 
     def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
