@@ -53,9 +53,10 @@ class Linking:
         return await self._authorize(instance.id, instance.generation, phone, claim=None)
 
     async def issue_code(self, instance: Instance, phone_value: object) -> str | None:
-        """A phone-entry code for `phone`, valid for the scan timeout; None when already authorized."""
+        """A phone-entry code for `phone`, valid for the scan timeout; None when already authorized
+        (or rebooting on the way back to authorized: such a code could never be redeemed)."""
         phone = require_phone(phone_value, "phoneNumber")
-        if instance.state == AUTHORIZED:
+        if instance.logged_in:
             return None
         expires_at = self._clock.now() + self._scan_timeout
         while True:

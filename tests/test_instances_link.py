@@ -132,3 +132,16 @@ async def test_phone_entry_code_expires_with_the_scan_timeout(client: Client, cl
     assert resp.status == 410
     resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": "12"})
     assert resp.status == 400 and (await resp.json())["field"] == "phoneNumber"
+
+
+async def test_no_phone_entry_code_while_an_authorized_instance_reboots(client: Client) -> None:
+    """A rebooting authorized instance is still logged in: getAuthorizationCode answers
+    {"status": false} as when authorized, rather than a code that could never be redeemed."""
+    instance = await new_instance(client)
+    resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": 15551234567})
+    code = (await resp.json())["code"]
+    assert (await client.post("/link", json={"code": code, "phone": 15551234567})).status == 200
+    assert (await client.get(api(instance, "reboot"))).status == 200
+    assert await state(client, instance) == "starting"
+    resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": 15551234567})
+    assert resp.status == 200 and await resp.json() == {"status": False, "code": ""}
