@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
@@ -189,3 +191,25 @@ async def test_websocket_caps_close_with_1013(make_client: ClientFactory, config
     assert (refused.close_code, msg.extra) == (1013, "too many websockets from this address")
     for ws in (second, again):
         await ws.close()
+
+
+async def test_body_sent_in_pieces_is_read_whole(client: TestClient) -> None:
+    """A JSON body that arrives in many small pieces is read whole (regression: read(n) cut it short)."""
+    body = json.dumps({"extra_data": {"k": "y" * 12000}}).encode()
+
+    async def pieces():  # type: ignore[no-untyped-def]
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+            await asyncio.sleep(0.005)  # let each piece reach the server on its own (network, not clock)
+
+    resp = await client.post(
+        "/api/generate-verification",
+        headers={"X-SDK-Key": SDK_KEY, "Content-Type": "application/json"},
+        data=pieces(),
+    )
+    assert resp.status == 201, await resp.text()
+    verification_id = (await resp.json())["verificationId"]
+    resp = await client.get(
+        f"/api/get-verification-details/{verification_id}", headers={"X-SDK-Key": SDK_KEY}
+    )
+    assert (await resp.json())["extra_data"] == {"k": "y" * 12000}

@@ -30,9 +30,15 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
     limit = services(request).config.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("Request body too large")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge("Request body too large")
+    # read(n) returns what has arrived so far (at most n): loop, or a body sent in pieces is cut short.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge("Request body too large")
+    raw = b"".join(chunks)
     if not raw.strip():
         if allow_empty:
             return None
