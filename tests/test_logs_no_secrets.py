@@ -145,3 +145,28 @@ async def test_no_secret_in_any_log_line(tmp_path: Path) -> None:
     assert any(entry["level"] == "DEBUG" for entry in access), "DEBUG lines were expected"
     for secret in secrets:
         assert secret not in output, f"a secret reached the logs: {secret[:4]}…"
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(request)
+        return sock.recv(4096)
+
+
+async def test_malformed_requests_log_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A malformed request (a request line over 8 KiB, a broken header) is the client's fault: it is
+    answered 400 and logged in one line, with no traceback and no secret."""
+    token = "ab" * 25
+    with LiveServer(base_env(str(tmp_path / "bad.db"))) as server:
+        base = await asyncio.to_thread(server.wait_ready)
+        long_line = f"GET /waInstance1/qr/{token}{'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        broken_header = f"GET /link/{token} HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n".encode()
+        for request in (long_line, broken_header):
+            answer = await asyncio.to_thread(_raw, base, request)
+            assert answer.split(b" ")[1] == b"400", answer[:40]
+        assert await asyncio.to_thread(server.stop) == 0
+    output = server.output()
+    assert "Traceback" not in output, output[-2000:]
+    assert token not in output
+    assert sum("Error handling request" in line for line in server.stderr) == 2, server.stderr

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from qrstream.redact import SecretFilter, mask_path
 from qrstream.web.request_id import REQUEST_ID, current_request_id
@@ -65,6 +66,22 @@ def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorFilter) for f in server.filters):
+        server.addFilter(ClientErrorFilter())
+
+
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs a malformed request (a client's fault, answered 400) at ERROR with a traceback:
+    make it one INFO line that says what was wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            record.msg, record.args = f"{record.getMessage()}: {exc.code} {exc.message}", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 class _JsonFormatter(logging.Formatter):
