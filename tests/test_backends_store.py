@@ -249,9 +249,12 @@ async def test_unknown_database_is_a_store_error(postgres_server: object) -> Non
         await open_database(url)
 
 
-def test_run_py_exits_2_with_one_line_for_unreachable_postgres() -> None:
-    """`run.py --db postgresql://…` with no server: one line on stderr, exit status 2."""
-    url = f"postgresql://u:pw@127.0.0.1:{free_port()}/x"
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:pw@127.0.0.1:{port}/x", "postgresql://u:pw@127.0.0.1:99999/x"]
+)
+def test_run_py_exits_2_with_one_line_for_unusable_postgres(url: str) -> None:
+    """`run.py --db postgresql://…` with no server or a bad port: one line on stderr, exit status 2."""
+    url = url.format(port=free_port())
     done = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "--port", "0", "--db", url],
         capture_output=True,

@@ -53,7 +53,10 @@ async def open_bus(url: str) -> Bus:
         return MemoryBus()
     from qrstream.bus.redis import RedisBus
 
-    bus = RedisBus(url)
+    try:
+        bus = RedisBus(url)
+    except ValueError as exc:  # a malformed URL
+        raise BusError(f"cannot use the bus URL: {exc}") from None
     try:
         await bus.start()
     except BaseException:

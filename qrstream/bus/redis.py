@@ -161,7 +161,7 @@ class RedisBus:
         """Check that Redis answers (BusError if not) and start listening."""
         try:
             await self._redis.ping()
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, ValueError, OverflowError) as exc:
             raise BusError(f"cannot reach the bus {safe_url(self.url)!r}: {exc}") from None
         self._ensure_pump()
 

@@ -141,7 +141,7 @@ class PostgresDatabase:
                 timeout=CONNECT_TIMEOUT_S,
                 server_settings={"application_name": "qrstream", "jit": "off"},
             )
-        except (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except Exception as exc:  # asyncpg raises many kinds (OverflowError for a bad port, …)
             raise StoreError(f"cannot open database {safe_url(url)!r}: {_one_line(exc)}") from None
         db = cls(pool, url)
         try:
