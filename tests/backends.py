@@ -170,7 +170,7 @@ class PostgresServer:
             shutil.chown(self.folder / "sock", self.user, self.user)
         initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]
         done = subprocess.run(
-            [*initdb, "-E", "UTF8", "--no-sync"],
+            [*initdb, "-E", "UTF8", "--locale=C", "--no-sync"],  # C: whatever locales the machine has
             capture_output=True,
             text=True,
             timeout=120,
