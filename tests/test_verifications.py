@@ -308,3 +308,15 @@ async def test_get_endpoints_answer_head(client: TestClient, sdk_headers: dict[s
         assert int(resp.headers["Content-Length"]) > 0
     resp = await client.head("/api/get-verification-qrcode/ver_000000000000000000000000", headers=sdk_headers)
     assert resp.status == 404
+
+
+async def test_non_json_numbers_are_400_not_stored(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """NaN, Infinity, 1e999 (not JSON: they would be answered back as invalid JSON) and an integer of
+    5000 digits (once a 500) are Malformed JSON: 400, nothing stored."""
+    huge = "9" * 5000
+    for number in ("NaN", "Infinity", "-Infinity", "1e999", huge):
+        raw = b'{"extra_data": {"a": ' + number.encode() + b"}}"
+        headers = {**sdk_headers, "Content-Type": "application/json"}
+        resp = await client.post("/api/generate-verification", data=raw, headers=headers)
+        assert resp.status == 400, number[:10]
+        assert await resp.json() == {"error": "Malformed JSON", "field": "body"}

@@ -45,9 +45,11 @@ async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
         raise BadRequest("Request body must be JSON", field="body")
     try:
         body = json.loads(raw)
-        # A lone UTF-16 surrogate ("\udcff") parses, but can be neither stored nor answered.
-        json.dumps(body, ensure_ascii=False).encode()
-    except (UnicodeError, json.JSONDecodeError, RecursionError):
+        # What Python parses but JSON has not, and could not be stored or answered as JSON: a
+        # lone UTF-16 surrogate ("\udcff"), NaN and Infinity (also 1e999). An integer of over
+        # 4300 digits is a ValueError of json.loads itself.
+        json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, UnicodeError, RecursionError):  # JSONDecodeError is a ValueError
         raise BadRequest("Malformed JSON", field="body") from None
     return body
 
