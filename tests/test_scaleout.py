@@ -16,8 +16,12 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
+from qrstream.clock import FakeClock
+from qrstream.config import Config
+from qrstream.web.keys import SERVICES
+from tests import instancekit as kit
 from tests.backends import RedisServer
-from tests.conftest import PUBLIC_URL
+from tests.conftest import PUBLIC_URL, ClientFactory
 from tests.instancekit import link_path
 from tests.liveserver import ADMIN_KEY, LiveServer, base_env
 from tests.webhook_receiver import Receiver
@@ -26,6 +30,7 @@ PERIOD = 1.0  # QRSTREAM_QR_REFRESH_S: short, so rotations happen within the tes
 WAIT_S = 15.0  # the longest a test waits for any one thing
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 PHONE = "15551234567"
+APP_PERIOD = 20.0  # the default QRSTREAM_QR_REFRESH_S, for the in-process apps on the fake clock
 
 Start = Callable[..., list[LiveServer]]
 
@@ -240,3 +245,33 @@ async def test_a_long_poll_on_one_process_is_answered_by_a_change_through_anothe
     assert body["body"]["typeWebhook"] == "stateInstanceChanged"
     assert body["body"]["stateInstance"] == "authorized"
     assert answered_at - linked_at < 5.0  # woken through Redis, not by its 30 s timeout
+
+
+async def test_two_apps_render_each_window_once_and_one_carries_on_alone(
+    make_client: ClientFactory, config: Config, postgres_url: str, redis_url: str, clock: FakeClock
+) -> None:
+    """Two apps (as two processes, on one fake clock) with a subscriber each: every window is
+    rendered by one of them only, both subscribers get the same frames, and when one app stops
+    the other turns the next window by itself."""
+    shared = config.replace(db=postgres_url, bus=redis_url)
+    one, two = await make_client(shared), await make_client(shared)
+    instance = await kit.new_instance(one)
+    on_one = await one.ws_connect(kit.api(instance, "scanqrcode"))
+    on_two = await two.ws_connect(kit.api(instance, "scanqrcode"))
+    assert await kit.next_message(on_one) == await kit.next_message(on_two)
+    renderers = [one.app[SERVICES].renderer, two.app[SERVICES].renderer]
+    before = sum(r.renders for r in renderers)
+    seen = set()
+    for _ in range(3):
+        await clock.advance(APP_PERIOD)
+        got = await kit.next_message(on_one)
+        assert await kit.next_message(on_two) == got
+        seen.add(kit.link_path(got["message"]))
+    assert len(seen) == 3
+    assert sum(r.renders for r in renderers) == before + 3  # one render per window, in one app
+
+    await on_one.close()
+    await one.close()
+    await clock.advance(APP_PERIOD)
+    alone = await kit.next_message(on_two)
+    assert kit.link_path(alone["message"]) not in seen
