@@ -13,7 +13,7 @@ dropped on the next sweep, so a quiet server keeps next to nothing.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from qrstream.clock import Clock
@@ -50,6 +50,8 @@ class RateLimiter:
         self._rates = dict(rates)
         self._max_keys = max_keys
         self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
+        self.refused: Counter[str] = Counter()
+        """Requests refused, by purpose (kept by the caller that refuses them)."""
 
     def __len__(self) -> int:
         return len(self._buckets)

@@ -75,6 +75,8 @@ async def test_admin_auth_failures_are_rate_limited(
     await clock.advance(20)
     resp = await client.post("/admin/cards", headers=ADMIN, json={"name": "Ada"})
     assert resp.status == 201
+    metrics = await (await client.get("/metrics")).text()
+    assert 'qrstream_rate_limited_total{purpose="admin-auth"} 1.0' in metrics
 
 
 async def test_successes_never_cost_a_token(make_client: ClientFactory, config: Config) -> None:
@@ -189,6 +191,9 @@ async def test_websocket_caps_close_with_1013(make_client: ClientFactory, config
     msg = await asyncio.wait_for(refused.receive(), 10)
     assert msg.type == WSMsgType.CLOSE
     assert (refused.close_code, msg.extra) == (1013, "too many websockets from this address")
+    metrics = await (await client.get("/metrics")).text()
+    assert 'qrstream_ws_refused_total{reason="too many subscribers for this instance"} 1.0' in metrics
+    assert 'qrstream_ws_refused_total{reason="too many websockets from this address"} 1.0' in metrics
     for ws in (second, again):
         await ws.close()
 

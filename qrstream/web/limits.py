@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
@@ -75,6 +76,7 @@ async def limits_middleware(request: web.Request, handler: Handler) -> web.Strea
     key = client_key(request)
     wait = limiter.retry_after(purpose, key)
     if wait:
+        limiter.refused[purpose] += 1
         raise RateLimited("Too many failed attempts; try again later", retry_after=wait)
     try:
         response = await handler(request)
@@ -95,6 +97,7 @@ class WsSlots:
         self.per_client = per_client
         self._groups: dict[str, weakref.WeakSet[web.WebSocketResponse]] = {}
         self._clients: dict[str, weakref.WeakSet[web.WebSocketResponse]] = {}
+        self.refused: Counter[str] = Counter()
 
     @staticmethod
     def _open_count(table: dict[str, weakref.WeakSet[web.WebSocketResponse]], key: str, cap: int) -> int:
@@ -140,6 +143,7 @@ async def open_capped_websocket(request: web.Request, group: str) -> web.WebSock
     client = client_key(request)
     reason = slots.refusal(group, client)
     if reason is not None:
+        slots.refused[reason] += 1
         ws = await open_websocket(request)
         await close_quietly(ws, WSCloseCode.TRY_AGAIN_LATER, reason.encode())
         return ws

@@ -29,7 +29,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from qrstream.looplag import LoopLag
-from qrstream.web.keys import HUB, METRICS, SERVICES, WEBSOCKETS
+from qrstream.web.keys import HUB, LIMITER, METRICS, SERVICES, WEBSOCKETS, WS_SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,18 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(
             "qrstream_qr_cache_hits", "QR images served from the render cache.", value=renderer.hits
         )
+        limited = CounterMetricFamily(
+            "qrstream_rate_limited", "Requests refused with 429, by purpose.", labels=["purpose"]
+        )
+        for purpose, count in sorted(app[LIMITER].refused.items()):
+            limited.add_metric([purpose], count)
+        yield limited
+        refused = CounterMetricFamily(
+            "qrstream_ws_refused", "Websockets closed at once with 1013, by reason.", labels=["reason"]
+        )
+        for reason, count in sorted(app[WS_SLOTS].refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
         deliveries = GaugeMetricFamily(
             "qrstream_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
         )
