@@ -170,3 +170,19 @@ async def test_malformed_requests_log_one_line_not_a_traceback(tmp_path: Path) -
     assert "Traceback" not in output, output[-2000:]
     assert token not in output
     assert sum("Error handling request" in line for line in server.stderr) == 2, server.stderr
+
+
+async def test_text_access_lines_carry_the_request_id(tmp_path: Path) -> None:
+    """In the default text format each access line ends with the request id, and paths are masked."""
+    token = "cd" * 25
+    with LiveServer(base_env(str(tmp_path / "text.db"))) as server:
+        base = await asyncio.to_thread(server.wait_ready)
+        async with aiohttp.ClientSession() as http:
+            resp = await http.get(f"{base}/healthz", headers={"X-Request-Id": "text-1"})
+            assert resp.headers["X-Request-Id"] == "text-1"
+            assert (await http.get(f"{base}/waInstance1/getStateInstance/{token}")).status == 401
+        assert await asyncio.to_thread(server.stop) == 0
+    lines = [line for line in server.stderr if "aiohttp.access" in line]
+    assert any('"GET /healthz" 200' in line and line.endswith(" text-1") for line in lines), lines
+    assert any('"GET /waInstance1/getStateInstance/***" 401' in line for line in lines), lines
+    assert token not in server.output()

@@ -32,12 +32,13 @@ class AccessLogger(AbstractAccessLogger):
             self.logger.info(json.dumps(fields))
         else:
             self.logger.info(
-                '%s "%s %s" %s %.2fms',
+                '%s "%s %s" %s %.2fms %s',
                 fields["remote"],
                 fields["method"],
                 fields["path"],
                 fields["status"],
                 fields["duration_ms"],
+                fields.get("request_id", "-"),
             )
 
 
