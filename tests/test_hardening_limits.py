@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
@@ -169,6 +170,7 @@ async def test_big_bodies_get_413_in_the_family_shape(make_client: ClientFactory
     assert resp.status == 413
 
 
+@pytest.mark.scaleout  # the caps are per process, whatever the bus
 async def test_websocket_caps_close_with_1013(make_client: ClientFactory, config: Config) -> None:
     """Past the per-instance cap a subscriber is closed with 1013 and a reason; a slot frees on close."""
     client = await make_client(config.replace(ws_max_per_instance=2, ws_max_per_client=2))

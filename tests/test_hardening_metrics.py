@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -71,6 +72,7 @@ async def test_renders_cache_hits_and_open_websockets(client: TestClient) -> Non
     assert value(samples, "qrstream_websockets_open") == 0
 
 
+@pytest.mark.scaleout  # the counts are SQL on both stores
 async def test_notification_counts_come_from_the_store(client: TestClient) -> None:
     """Webhook deliveries by status and the unacknowledged notification queue are exported."""
     instance = await new_instance(client)
