@@ -58,7 +58,14 @@ class Linking:
         phone = require_phone(phone_value, "phoneNumber")
         if instance.logged_in:
             return None
-        expires_at = self._clock.now() + self._scan_timeout
+        now = self._clock.now()
+        expires_at = now + self._scan_timeout
+        # The instance's spent codes go now, so the store does not grow with every call.
+        await self._db.execute(
+            "DELETE FROM auth_codes WHERE instance_id = ? AND (expires_at <= ? OR used_at IS NOT NULL)",
+            instance.id,
+            now,
+        )
         while True:
             code = pairing.new_auth_code()
             inserted = await self._db.execute(

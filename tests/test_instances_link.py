@@ -6,6 +6,7 @@ import asyncio
 
 from qrstream import pairing
 from qrstream.clock import FakeClock
+from qrstream.web.keys import SERVICES
 from tests.instancekit import Client, api, new_instance, qr_link, state
 
 PERIOD = 20.0
@@ -145,3 +146,19 @@ async def test_no_phone_entry_code_while_an_authorized_instance_reboots(client: 
     assert await state(client, instance) == "starting"
     resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": 15551234567})
     assert resp.status == 200 and await resp.json() == {"status": False, "code": ""}
+
+
+async def test_spent_phone_entry_codes_are_not_kept(client: Client, clock: FakeClock) -> None:
+    """getAuthorizationCode does not grow the store forever: an instance's expired or used codes
+    are dropped when it asks for a new one (the new one still works)."""
+    db = client.app[SERVICES].db
+    instance = await new_instance(client)
+    for _ in range(3):
+        resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": 15551234567})
+        assert resp.status == 200
+        await clock.advance(100.0)
+    resp = await client.post(api(instance, "getAuthorizationCode"), json={"phoneNumber": 15551234567})
+    code = (await resp.json())["code"]
+    row = await db.fetchone("SELECT COUNT(*) AS n FROM auth_codes WHERE instance_id = ?", instance[0])
+    assert row is not None and row["n"] == 1
+    assert (await client.post("/link", json={"code": code, "phone": 15551234567})).status == 200
