@@ -162,14 +162,17 @@ async def test_malformed_requests_log_one_line_not_a_traceback(tmp_path: Path) -
         base = await asyncio.to_thread(server.wait_ready)
         long_line = f"GET /waInstance1/qr/{token}{'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         broken_header = f"GET /link/{token} HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n".encode()
-        for request in (long_line, broken_header):
+        bad_byte = f"GET /waInstance1/qr/{token}".encode() + b"\xff HTTP/1.1\r\nHost: x\r\n\r\n"
+        for request in (long_line, broken_header, bad_byte):
             answer = await asyncio.to_thread(_raw, base, request)
             assert answer.split(b" ")[1] == b"400", answer[:40]
         assert await asyncio.to_thread(server.stop) == 0
     output = server.output()
     assert "Traceback" not in output, output[-2000:]
     assert token not in output
-    assert sum("Error handling request" in line for line in server.stderr) == 2, server.stderr
+    assert sum("Error handling request" in line for line in server.stderr) == 3, server.stderr
+    # one line each: every stderr line is a log line of its own
+    assert all(line.startswith("20") for line in server.stderr if line.strip()), server.stderr
 
 
 async def test_text_access_lines_carry_the_request_id(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ class ClientErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
-            record.msg, record.args = f"{record.getMessage()}: {exc.code} {exc.message}", None
+            what = " ".join(str(exc.message).split())  # aiohttp's message spans lines
+            record.msg, record.args = f"{record.getMessage()}: {exc.code} {what}", None
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.INFO, "INFO"
         return True
