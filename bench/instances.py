@@ -1,0 +1,166 @@
+"""Many-instances benchmark: N instances, each watched by one subscriber, rotating every 20 s.
+
+For each N (default 1k, 5k) a fresh server (`run.py`, default 20 s refresh) gets N
+instances and one bare-asyncio subscriber each. Over the observation period the
+server's event-loop lag comes from two scrapes of `/metrics`
+(`qrstream_event_loop_lag_seconds`, sampled every 50 ms), and every window end of
+every instance (`pairing.window_end`, computed here as the server does) is checked
+(after a warm-up, default one period, past the burst of connections):
+a frame arriving more than 1 s after it is late, none at all is missed.
+
+    .venv/bin/python bench/instances.py [--instances 1000,5000] [--observe 45]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import fixtures
+import scrape
+import wsclient
+from fanout import server_env, sources
+from proc import cpu_seconds, raise_nofile, rss_bytes
+from server import Server
+from stats import percentile, table
+
+from qrstream import pairing
+
+LATE_S = 1.0
+
+
+@dataclass
+class ManyResult:
+    instances: int
+    lag_p50_ms: float
+    lag_p99_ms: float
+    lag_samples: int
+    turns: int
+    late: int
+    missed: int
+    delay_p99_ms: float
+    delay_max_ms: float
+    cpu_share: float
+
+
+async def create_instances(base: str, n: int) -> list[fixtures.Instance]:
+    gate = asyncio.Semaphore(16)
+    async with aiohttp.ClientSession() as session:
+
+        async def one() -> fixtures.Instance:
+            async with gate:
+                return await fixtures.create_instance(session, base)
+
+        return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+def check_turns(
+    instances: list[fixtures.Instance],
+    subs: list[wsclient.Subscriber],
+    start: float,
+    stop: float,
+    period: float,
+) -> tuple[list[float], int]:
+    """Delays of every window end in [start, stop) for every instance, and the count of misses."""
+    delays: list[float] = []
+    missed = 0
+    for instance, sub in zip(instances, subs, strict=True):
+        window = pairing.window_at(instance.id, start, period)
+        while (end := pairing.window_end(instance.id, window, period)) < stop:
+            if end >= start:
+                got = next((m.at for m in sub.messages if end - 0.05 <= m.at < end + period - 0.05), None)
+                if got is None:
+                    missed += 1
+                else:
+                    delays.append(max(0.0, got - end))
+            window += 1
+    return delays, missed
+
+
+async def measure(n: int, period: float, observe: float, warmup: float, source_base: int) -> ManyResult:
+    with Server(env={**server_env(period), "QRSTREAM_LOG_LEVEL": "WARNING"}) as server:
+        host, port = server.host_port.rsplit(":", 1)
+        started = time.monotonic()
+        instances = await create_instances(server.url, n)
+        created_s = time.monotonic() - started
+        subs = await wsclient.connect_many(
+            host,
+            int(port),
+            [i.path("scanqrcode") for i in instances],
+            sources=sources(1 + n // 5000, source_base),
+        )
+        connected_s = time.monotonic() - started - created_s
+        await asyncio.sleep(warmup)  # past the connection burst: caches filled, steady state
+        async with aiohttp.ClientSession() as session:
+            before = await scrape.lag_histogram(session, server.url)
+            cpu_before, start = cpu_seconds(server.pid), time.time()
+            await asyncio.sleep(observe)
+            stop = time.time()
+            cpu = cpu_seconds(server.pid) - cpu_before
+            lag = scrape.between(before, await scrape.lag_histogram(session, server.url))
+        await asyncio.sleep(period)  # frames due just before `stop` still arrive
+        rss = rss_bytes(server.pid)
+        delays, missed = check_turns(instances, subs, start, stop - LATE_S, period)
+        for sub in subs:
+            sub.close()
+        await asyncio.sleep(0.5)
+    print(
+        f"  {n} instances: created in {created_s:.1f} s, subscribed in {connected_s:.1f} s;"
+        f" server RSS {rss / 2**20:.0f} MiB; {len(delays) + missed} window turns observed"
+    )
+    return ManyResult(
+        instances=n,
+        lag_p50_ms=scrape.quantile(lag, 0.5) * 1000,
+        lag_p99_ms=scrape.quantile(lag, 0.99) * 1000,
+        lag_samples=scrape.count(lag),
+        turns=len(delays) + missed,
+        late=sum(1 for d in delays if d > LATE_S),
+        missed=missed,
+        delay_p99_ms=percentile(delays, 99) * 1000,
+        delay_max_ms=max(delays, default=float("nan")) * 1000,
+        cpu_share=cpu / (stop - start),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", default="1000,5000")
+    parser.add_argument("--period", type=float, default=20.0, help="QRSTREAM_QR_REFRESH_S")
+    parser.add_argument("--observe", type=float, default=45.0, help="seconds observed per size")
+    parser.add_argument(
+        "--warmup", type=float, default=20.0, help="seconds between subscribing and observing"
+    )
+    args = parser.parse_args()
+    limit = raise_nofile()
+    counts = [int(c) for c in args.instances.split(",")]
+    print(f"open-file limit {limit}; period {args.period:g} s; observing {args.observe:g} s per size")
+    results = [
+        asyncio.run(measure(n, args.period, args.observe, args.warmup, source_base=50 + 10 * i))
+        for i, n in enumerate(counts)
+    ]
+    rows = [
+        [
+            r.instances,
+            f"<= {r.lag_p50_ms:g}",
+            f"<= {r.lag_p99_ms:g}",
+            r.lag_samples,
+            r.turns,
+            r.late,
+            r.missed,
+            r.delay_p99_ms,
+            r.delay_max_ms,
+            r.cpu_share,
+            "yes" if r.lag_p99_ms <= 20 and not r.late and not r.missed else "NO",
+        ]
+        for r in results
+    ]
+    print("\nloop lag from /metrics buckets; a frame > 1 s after its window end is late")
+    header = ["instances", "lag p50 ms", "lag p99 ms", "samples", "turns", "late", "missed"]
+    print(table([*header, "delay p99 ms", "delay max ms", "server CPU share", "met?"], rows))
+
+
+if __name__ == "__main__":
+    main()
