@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -79,9 +80,14 @@ def main() -> int:
         import pytest
 
         return int(pytest.main(args[1:]))
-    from qrstream.cli import main as serve
+    # Until the server installs its own handlers, SIGTERM stops it like Ctrl-C: exit 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        from qrstream.cli import main as serve
 
-    return serve(args)
+        return serve(args)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM before the server took over the signals
+        return 0
 
 
 if __name__ == "__main__":

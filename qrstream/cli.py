@@ -78,6 +78,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(config: Config, *, demo: bool = False) -> int:
+    # Signals first: a SIGINT or SIGTERM while the database opens still ends in a clean exit 0.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     sock = _bind(config.host, config.port)
     config = config.replace(port=sock.getsockname()[1])
     app = create_app(config)
@@ -92,13 +97,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
     except (StoreError, BusError) as exc:
         sock.close()
         raise ConfigError(str(exc)) from None
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, backlog=LISTEN_BACKLOG)
-        await site.start()
         services = app[SERVICES]
         if services.secrets.admin_key_created:
             print(
@@ -106,6 +105,10 @@ async def serve(config: Config, *, demo: bool = False) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+        if stop.is_set():  # told to stop while starting: never say ready
+            return 0
+        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, backlog=LISTEN_BACKLOG)
+        await site.start()
         # Everything made so far (modules, app, caches' shells) lives as long as the process:
         # out of the collector's sight, a full collection walks only what requests made.
         gc.freeze()

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +26,16 @@ def test_serves_healthz_and_exits_0_on_signal(tmp_path: Path, sig: int) -> None:
         with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
             assert json.load(resp) == {"status": "ok"}
         assert server.stop(sig) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("delay", [0.25, 0.6, 1.0])
+def test_signal_while_starting_exits_0_without_a_traceback(tmp_path: Path, sig: int, delay: float) -> None:
+    """SIGTERM or SIGINT before the ready line (imports, database) also exits 0, quietly."""
+    with ServerProcess(["--port", "0", "--db", str(tmp_path / "a.db")]) as server:
+        time.sleep(delay)
+        assert server.stop(sig) == 0
+        assert "Traceback" not in server.stderr()
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
