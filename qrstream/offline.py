@@ -65,12 +65,16 @@ def fits(text: str) -> bool:
 
 
 def offline_vcard(contact: Contact) -> str:
-    """The card's vCard for the offline QR: whole if it fits, else without the note,
-    else only name, email and phone (which always fit, given the field limits)."""
+    """The card's vCard for the offline QR: whole if it fits, else without the note, else
+    name, phone and email, else name and one of them, else the name alone (which always
+    fits: 200 characters of up to 4 UTF-8 bytes each, twice, is well under the capacity)."""
     slimmer = (
         contact,
         Contact(**{**contact.__dict__, "note": None}),
         Contact(name=contact.name, email=contact.email, phone=contact.phone),
+        Contact(name=contact.name, phone=contact.phone),
+        Contact(name=contact.name, email=contact.email),
+        Contact(name=contact.name),
     )
     for candidate in slimmer:
         text = render(candidate)

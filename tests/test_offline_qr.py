@@ -205,3 +205,20 @@ async def test_biggest_card_still_fits_one_qr(client: TestClient) -> None:
     props = parse(text)
     assert unescape(props["FN"]) == card["name"]
     assert "NOTE" not in props
+
+
+async def test_card_of_four_byte_characters_still_fits_one_qr(client: TestClient) -> None:
+    """Every field at its longest in 4-byte UTF-8 characters: still one readable QR, never a 500."""
+    emoji = "\U0001f600"
+    card = await create_card(
+        client,
+        name=emoji * 200,
+        email=emoji * 120 + "@" + emoji * 120 + "." + emoji * 10,
+        phone=emoji * 64,
+        note=emoji * 1000,
+    )
+    expires, signature = await get_signature(client, card["uuid"])
+    text = await fetch_offline_vcard(client, card["uuid"], f"expires={expires}&signature={signature}")
+    props = parse(text)
+    assert unescape(props["FN"]) == card["name"]
+    assert len(text.encode()) <= 2331
