@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import struct
 import time
 from dataclasses import dataclass, field
@@ -111,12 +112,19 @@ class Subscriber(asyncio.Protocol):
 
 
 async def connect(
-    host: str, port: int, path: str, *, source: str = "127.0.0.1", read: bool = True
+    host: str, port: int, path: str, *, source: str = "127.0.0.1", read: bool = True, rcvbuf: int = 0
 ) -> Subscriber:
-    """Open one subscriber and wait for its upgrade."""
+    """Open one subscriber and wait for its upgrade; `rcvbuf` shrinks its receive buffer
+    (a slow consumer then backs up into the server quickly)."""
     loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.bind((source, 0))
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, port))
     _, protocol = await loop.create_connection(
-        lambda: Subscriber(path, f"{host}:{port}", read=read), host, port, local_addr=(source, 0)
+        lambda: Subscriber(path, f"{host}:{port}", read=read), sock=sock
     )
     assert protocol.upgraded is not None
     await protocol.upgraded
