@@ -18,9 +18,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, zip_longest
 from operator import itemgetter
+from typing import Any
 
-from segno import consts
-from segno import encoder as se
+from segno import consts as _consts
+from segno import encoder as _encoder
+
+# segno has no type hints: its encoder steps and tables are used as untyped values.
+se: Any = _encoder
+consts: Any = _consts
 
 _PAD = 4  # light cells after each row: runs and patterns stay inside a row, outside reads light
 _TO_BITS = bytes.maketrans(b"01", b"\x00\x01")
@@ -73,7 +78,7 @@ def encode(data: str, error: str = "m") -> Symbol:
     return Symbol(tuple(bytes(row) for row in matrix), version, mask)
 
 
-def _segments(data: str) -> object:
+def _segments(data: str) -> Any:
     """segno's segments for `data`; the usual byte mode without segno's per-byte bit loop."""
     raw, length, encoding = se.data_to_bytes(data, None)
     if not raw or se.find_mode(raw) != consts.MODE_BYTE:
@@ -84,11 +89,11 @@ def _segments(data: str) -> object:
     return segments
 
 
-def _codeword_bits(segments: object, version: int, level: int) -> bytes:
+def _codeword_bits(segments: Any, version: int, level: int) -> bytes:
     """The final message (data and error codewords interleaved, remainder bits) as ASCII 0/1."""
     buff = se.Buffer()
     ver_range = se.version_range(version)
-    for segment in segments:  # type: ignore[attr-defined]
+    for segment in segments:
         se.write_segment(buff, segment, None, ver_range, False)
     capacity = consts.SYMBOL_CAPACITY[version][level]
     se.write_terminator(buff, capacity, None, len(buff))
