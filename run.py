@@ -47,13 +47,16 @@ def _ensure_venv(extras: list[str]) -> None:
     if not _venv_python().exists():
         print("qrstream: creating .venv", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    have = _installed()
+    have = _installed() or {}
     want = _wanted(extras)
-    if have and have.get("pyproject") == want["pyproject"] and set(extras) <= set(have.get("extras", [])):  # type: ignore[arg-type]
+    same_project = have.get("pyproject") == want["pyproject"]
+    had = have.get("extras")
+    had_extras = {str(e) for e in had} if isinstance(had, list) else set()
+    if same_project and set(extras) <= had_extras:
         return
     # Keep extras installed earlier, so switching between serve and test does not reinstall.
-    if have and have.get("pyproject") == want["pyproject"]:
-        extras = sorted(set(extras) | set(have.get("extras", [])))  # type: ignore[arg-type]
+    if same_project:
+        extras = sorted(set(extras) | had_extras)
     target = f".[{','.join(extras)}]" if extras else "."
     print(f"qrstream: installing {target} into .venv", file=sys.stderr, flush=True)
     subprocess.run(

@@ -25,7 +25,7 @@ class AccessLogger(AbstractAccessLogger):
             "status": response.status,
             "duration_ms": round(time * 1000, 2),
         }
-        request_id = request.get(REQUEST_ID)  # type: ignore[call-overload]
+        request_id = request.get(REQUEST_ID)
         if request_id:
             fields["request_id"] = request_id
         if self.json_format:

@@ -36,8 +36,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def close_websockets(app: web.Application) -> None:
     """On shutdown, say goodbye (1001) to every open websocket, all at once, each bounded."""
+    registered = app[WEBSOCKETS]
+    sockets = list(registered)
     await asyncio.gather(
-        *(close_quietly(ws, WSCloseCode.GOING_AWAY, b"server shutting down") for ws in list(app[WEBSOCKETS]))
+        *(close_quietly(ws, WSCloseCode.GOING_AWAY, b"server shutting down") for ws in sockets)
     )
 
 

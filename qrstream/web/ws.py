@@ -56,7 +56,7 @@ def envelope(text: str, *, final: bool = False) -> str:
 @dataclass(eq=False)
 class Member:
     ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+    transport: asyncio.Transport | None
     skips: int = 0
     last: bytes | None = None
     """The text it was sent last: the same text twice in a row is sent once (a frame may be
@@ -79,7 +79,7 @@ class Hub:
         self.sent = 0
         self.skipped = 0
 
-    def join(self, topic: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None) -> None:
+    def join(self, topic: str, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
         room = self._rooms.get(topic)
         if room is None:
             room = self._rooms[topic] = Room()
