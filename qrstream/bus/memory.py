@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from qrstream.bus import Listener
-
-log = logging.getLogger(__name__)
+from qrstream.bus.listeners import Listeners
 
 
 class MemoryBus:
     def __init__(self) -> None:
-        self._listeners: dict[str, dict[int, Listener]] = {}
+        self._listeners = Listeners()
         self._latest: dict[str, str] = {}
-        self._next_id = 0
 
     async def publish(self, topic: str, message: str, *, keep: bool = False) -> None:
         if keep:
@@ -23,25 +20,10 @@ class MemoryBus:
 
     def deliver(self, topic: str, message: str) -> None:
         """Call every local listener of `topic`; one failing listener does not stop the rest."""
-        for listener in list(self._listeners.get(topic, {}).values()):
-            try:
-                listener(topic, message)
-            except Exception:
-                log.exception("bus listener failed on topic %s", topic)
+        self._listeners.deliver(topic, message)
 
     def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
-        self._next_id += 1
-        key = self._next_id
-        self._listeners.setdefault(topic, {})[key] = listener
-
-        def unsubscribe() -> None:
-            listeners = self._listeners.get(topic)
-            if listeners is not None:
-                listeners.pop(key, None)
-                if not listeners:
-                    del self._listeners[topic]
-
-        return unsubscribe
+        return self._listeners.add(topic, listener)
 
     def topics(self) -> list[str]:
         """Topics with at least one local listener."""

@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from qrstream.bus import BusError, Listener
+from qrstream.bus.listeners import Listeners
 from qrstream.redact import safe_url
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,7 @@ class RedisBus:
         )
         self._publish = self._redis.register_script(PUBLISH)
         self._forget = self._redis.register_script(FORGET)
-        self._listeners: dict[str, dict[int, Listener]] = {}
-        self._next_id = 0
+        self._listeners = Listeners()
         self._subscribed: set[str] = set()  # sent SUBSCRIBE on the current connection
         self._topics: dict[str, _Topic] = {}  # confirmed topics
         self._ready: dict[str, asyncio.Future[_Topic | None]] = {}
@@ -177,19 +177,8 @@ class RedisBus:
 
     def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:
         self._ensure_pump()
-        self._next_id += 1
-        key = self._next_id
-        self._listeners.setdefault(topic, {})[key] = listener
+        unsubscribe = self._listeners.add(topic, listener, on_emptied=self._wake.set)
         self._wake.set()
-
-        def unsubscribe() -> None:
-            listeners = self._listeners.get(topic)
-            if listeners is not None:
-                listeners.pop(key, None)
-                if not listeners:
-                    del self._listeners[topic]
-                    self._wake.set()
-
         return unsubscribe
 
     async def latest(self, topic: str) -> str | None:
@@ -369,15 +358,8 @@ class RedisBus:
             return gap
         if payload.kept:
             state.latest = payload.text
-        self._deliver(topic, payload.text)
+        self._listeners.deliver(topic, payload.text)
         return gap
-
-    def _deliver(self, topic: str, text: str) -> None:
-        for listener in list(self._listeners.get(topic, {}).values()):
-            try:
-                listener(topic, text)
-            except Exception:
-                log.exception("bus listener failed on topic %s", topic)
 
 
 class RedisLeases:
