@@ -159,54 +159,60 @@ class Instances:
     async def logout(self, instance: Instance) -> None:
         """Back to `notAuthorized` with a new generation (no change when already there)."""
         now = self._clock.now()
-        async with self._db.transaction() as tx:
-            row = await tx.fetchone("SELECT wid, webhook_url FROM instances WHERE id = ?", instance.id)
-            changed = await tx.execute(
-                "UPDATE instances SET state = ?, wid = '', generation = generation + 1, resume_state = '',"
-                " starting_until = NULL, updated_at = ? WHERE id = ? AND state <> ?",
-                NOT_AUTHORIZED,
-                now,
-                instance.id,
-                NOT_AUTHORIZED,
-            )
-            if changed != 1 or row is None:
-                return
-            await record_change(
-                tx,
-                instance_id=instance.id,
-                wid=str(row["wid"]),
-                state=NOT_AUTHORIZED,
-                webhook_url=str(row["webhook_url"]),
-                now=now,
-            )
-        await self.changed(instance.id)
+        await self._move(
+            instance.id,
+            now,
+            "UPDATE instances SET state = ?, wid = '', generation = generation + 1, resume_state = '',"
+            " starting_until = NULL, updated_at = ? WHERE id = ? AND state <> ?"
+            " RETURNING state, wid, webhook_url",
+            NOT_AUTHORIZED,
+            now,
+            instance.id,
+            NOT_AUTHORIZED,
+            old_wid=True,
+        )
 
     async def reboot(self, instance: Instance) -> None:
         """`starting` now, and back to the current state `REBOOT_S` later (no change when starting)."""
         now = self._clock.now()
         until = now + REBOOT_S
+        moved = await self._move(
+            instance.id,
+            now,
+            "UPDATE instances SET state = ?, resume_state = state, starting_until = ?, updated_at = ?"
+            " WHERE id = ? AND state <> ? RETURNING state, wid, webhook_url",
+            STARTING,
+            until,
+            now,
+            instance.id,
+            STARTING,
+        )
+        if moved:
+            self.schedule_reboot_end(instance.id, until)
+
+    async def _move(
+        self, instance_id: int, now: float, update: str, *args: object, old_wid: bool = False
+    ) -> bool:
+        """Run one conditional `UPDATE … RETURNING state, wid, webhook_url`; when it matched, record
+        the change in the same transaction and announce it (one winner, one notification). With
+        `old_wid`, the notification carries the wid from before the update."""
         async with self._db.transaction() as tx:
-            row = await tx.fetchone(
-                "UPDATE instances SET state = ?, resume_state = state, starting_until = ?, updated_at = ?"
-                " WHERE id = ? AND state <> ? RETURNING wid, webhook_url",
-                STARTING,
-                until,
-                now,
-                instance.id,
-                STARTING,
-            )
-            if row is None:
-                return
+            before = None
+            if old_wid:
+                before = await tx.fetchone("SELECT wid FROM instances WHERE id = ?", instance_id)
+            row = await tx.fetchone(update, *args)
+            if row is None or (old_wid and before is None):
+                return False
             await record_change(
                 tx,
-                instance_id=instance.id,
-                wid=str(row["wid"]),
-                state=STARTING,
+                instance_id=instance_id,
+                wid=str((before or row)["wid"]),
+                state=str(row["state"]),
                 webhook_url=str(row["webhook_url"]),
                 now=now,
             )
-        await self.changed(instance.id)
-        self.schedule_reboot_end(instance.id, until)
+        await self.changed(instance_id)
+        return True
 
     def schedule_reboot_end(self, instance_id: int, until: float) -> None:
         async def finish() -> None:
@@ -218,27 +224,17 @@ class Instances:
     async def finish_reboot(self, instance_id: int) -> None:
         """End a reboot whose time is up: back to the state it had (one winner, one notification)."""
         now = self._clock.now()
-        async with self._db.transaction() as tx:
-            row = await tx.fetchone(
-                "UPDATE instances SET state = resume_state, resume_state = '', starting_until = NULL,"
-                " updated_at = ? WHERE id = ? AND state = ? AND starting_until <= ?"
-                " RETURNING state, wid, webhook_url",
-                now,
-                instance_id,
-                STARTING,
-                now,
-            )
-            if row is None:
-                return
-            await record_change(
-                tx,
-                instance_id=instance_id,
-                wid=str(row["wid"]),
-                state=str(row["state"]),
-                webhook_url=str(row["webhook_url"]),
-                now=now,
-            )
-        await self.changed(instance_id)
+        await self._move(
+            instance_id,
+            now,
+            "UPDATE instances SET state = resume_state, resume_state = '', starting_until = NULL,"
+            " updated_at = ? WHERE id = ? AND state = ? AND starting_until <= ?"
+            " RETURNING state, wid, webhook_url",
+            now,
+            instance_id,
+            STARTING,
+            now,
+        )
 
     async def resume_reboots(self) -> None:
         """At start: finish the reboots a previous run left behind, on their schedule."""
