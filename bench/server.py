@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-READY = re.compile(r"^qrstream listening on (http://\S+)$")
+sys.path.insert(0, str(ROOT))  # the scripts run as `python bench/<name>.py`
+from tests.serverproc import read_ready_line, spawn  # noqa: E402  (one way to start run.py)
 
 ADMIN_KEY = "bench-admin-key"
 SDK_KEY = "bench-sdk-key"
@@ -32,21 +30,12 @@ class Server:
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="qrstream-bench-")
         self.db = str(Path(self._tmp.name) / "bench.db")
-        full_env = {
-            **os.environ,
+        keys = {
             "QRSTREAM_ADMIN_KEY": ADMIN_KEY,
             "QRSTREAM_SDK_KEYS": SDK_KEY,
             "QRSTREAM_SIGNING_KEYS": "bench-signing-key",
-            **(env or {}),
         }
-        self.proc = subprocess.Popen(
-            [sys.executable, str(script or ROOT / "run.py"), "--port", "0", "--db", self.db, *(args or [])],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            cwd=ROOT,
-        )
+        self.proc = spawn(["--port", "0", "--db", self.db, *(args or [])], {**keys, **(env or {})}, script)
         self.url = ""
         self.stderr_lines: list[str] = []
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
@@ -66,19 +55,17 @@ class Server:
             self.stderr_lines.append(line.rstrip("\n"))
 
     def wait_ready(self, timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                self.proc.wait()
-                raise RuntimeError("server exited early:\n" + "\n".join(self.stderr_lines[-20:]))
-            match = READY.match(line.strip())
-            if match:
-                self.url = match.group(1)
-                threading.Thread(target=self._drain_stdout, daemon=True).start()
-                return self.url
-        raise RuntimeError("server did not print its ready line in time")
+        try:
+            url = read_ready_line(self.proc.stdout, timeout)
+        except TimeoutError as exc:
+            raise RuntimeError(str(exc)) from None
+        if url is None:
+            self.proc.wait()
+            raise RuntimeError("server exited early:\n" + "\n".join(self.stderr_lines[-20:]))
+        self.url = url
+        threading.Thread(target=self._drain_stdout, daemon=True).start()
+        return self.url
 
     def _drain_stdout(self) -> None:
         assert self.proc.stdout is not None

@@ -10,38 +10,58 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"^qrstream listening on (http://\S+)$")
 
 
+def spawn(
+    args: list[str], env: Mapping[str, str] | None = None, script: Path | None = None
+) -> subprocess.Popen[str]:
+    """`run.py` (or `script`) with `args`, started in the project root with text stdout/stderr pipes."""
+    return subprocess.Popen(
+        [sys.executable, str(script or ROOT / "run.py"), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+
+
+def read_ready_line(stdout: IO[str], timeout: float, lines: list[str] | None = None) -> str | None:
+    """Read `stdout` up to the ready line and return its URL, or None when the output ends first;
+    TimeoutError once `timeout` seconds have passed. Each line read is appended to `lines`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stdout.readline()
+        if not line:
+            return None
+        if lines is not None:
+            lines.append(line.rstrip("\n"))
+        match = READY.match(line.strip())
+        if match:
+            return match.group(1)
+    raise TimeoutError("server did not print its ready line in time")
+
+
 class ServerProcess:
     def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
-        full_env = {**os.environ, **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            cwd=ROOT,
-        )
+        self.proc = spawn(args, env)
         self.url = ""
         self.lines: list[str] = []
 
     def wait_ready(self, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"server exited early: {self.proc.wait()} {self.stderr()}")
-            self.lines.append(line.rstrip("\n"))
-            match = READY.match(line.strip())
-            if match:
-                self.url = match.group(1)
-                return self.url
-        raise AssertionError("server did not print its ready line in time")
+        try:
+            url = read_ready_line(self.proc.stdout, timeout, self.lines)
+        except TimeoutError as exc:
+            raise AssertionError(str(exc)) from None
+        if url is None:
+            raise AssertionError(f"server exited early: {self.proc.wait()} {self.stderr()}")
+        self.url = url
+        return url
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
