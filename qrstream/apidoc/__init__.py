@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from qrstream.apidoc import cards, instances, verifications
 from qrstream.apidoc.parts import (
+    ADMIN,
     ERROR,
     INT,
     SCHEMAS,
@@ -55,7 +56,7 @@ def _core_paths() -> dict[str, Json]:
             "get": {
                 "tags": ["admin"],
                 "summary": "Webhook deliveries given up on, most recent first",
-                "security": [{"admin": []}],
+                "security": ADMIN,
                 "parameters": [
                     query_param("limit", "How many, 1 to 1000 (default 100).", {"type": "integer"})
                 ],

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from qrstream.apidoc.parts import (
+    ADMIN,
     ERROR,
     INT,
     MESSAGE,
     STR,
     Json,
     empty,
-    errors,
     json_body,
     json_ok,
     obj,
+    operation,
     path_param,
     query_param,
     ref,
@@ -20,19 +21,11 @@ from qrstream.apidoc.parts import (
 )
 
 UUID = path_param("uuid", "The card's UUID (lowercase UUID4).")
-ADMIN: list[Json] = [{"admin": []}]
 
 
 def _admin(summary: str, ok: dict[str, Json], *statuses: int, body: Json | None = None) -> Json:
-    operation: Json = {
-        "tags": ["admin"],
-        "summary": summary,
-        "security": ADMIN,
-        "responses": {**ok, **errors(ERROR, 401, 429, *statuses)},
-    }
-    if body is not None:
-        operation["requestBody"] = body
-    return operation
+    extra: dict[str, object] = {} if body is None else {"requestBody": body}
+    return operation("admin", summary, ok, ERROR, 401, 429, *statuses, security=ADMIN, extra=extra)
 
 
 def admin_paths() -> dict[str, Json]:
@@ -85,12 +78,7 @@ def admin_paths() -> dict[str, Json]:
 
 
 def _public(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
-    return {
-        "tags": ["cards"],
-        "summary": summary,
-        "responses": {**ok, **errors(MESSAGE, 404, *statuses)},
-        **extra,
-    }
+    return operation("cards", summary, ok, MESSAGE, 404, *statuses, extra=extra)
 
 
 def public_paths() -> dict[str, Json]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qrstream.apidoc.parts import (
+    ADMIN,
     BOOL,
     ERROR,
     INT,
@@ -13,6 +14,7 @@ from qrstream.apidoc.parts import (
     json_body,
     json_ok,
     obj,
+    operation,
     path_param,
     query_param,
     ref,
@@ -21,19 +23,13 @@ from qrstream.apidoc.parts import (
 
 ID = path_param("id", "The instance's `idInstance`.")
 TOKEN = path_param("token", "The instance's `apiTokenInstance`.")
-ADMIN: list[Json] = [{"admin": []}]
 
 
 def _green(
     method: str, verb: str, summary: str, ok: dict[str, Json], *statuses: int, **extra: object
 ) -> Json:
-    operation: Json = {
-        "tags": ["instances"],
-        "summary": summary,
-        "responses": {**ok, **errors(ERROR, 401, 404, 429, *statuses)},
-        **extra,
-    }
-    return {f"/waInstance{{id}}/{method}/{{token}}": {"parameters": [ID, TOKEN], verb: operation}}
+    op = operation("instances", summary, ok, ERROR, 401, 404, 429, *statuses, extra=extra)
+    return {f"/waInstance{{id}}/{method}/{{token}}": {"parameters": [ID, TOKEN], verb: op}}
 
 
 def green_paths() -> dict[str, Json]:

@@ -82,6 +82,26 @@ def errors(family: str, *statuses: int) -> dict[str, Json]:
     return out
 
 
+ADMIN: list[Json] = [{"admin": []}]
+SDK: list[Json] = [{"sdkKey": []}]
+
+
+def operation(
+    tag: str,
+    summary: str,
+    ok: dict[str, Json],
+    family: str,
+    *statuses: int,
+    security: list[Json] | None = None,
+    extra: dict[str, object] | None = None,
+) -> Json:
+    """One operation: its tag, summary, security (if any), success responses and `family` errors."""
+    out: Json = {"tags": [tag], "summary": summary}
+    if security is not None:
+        out["security"] = security
+    return {**out, "responses": {**ok, **errors(family, *statuses)}, **(extra or {})}
+
+
 def path_param(name: str, description: str, schema: Json | None = None) -> Json:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": schema or STR}
 

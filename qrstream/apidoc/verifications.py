@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from qrstream.apidoc.parts import (
     ERROR,
+    SDK,
     STR,
     Json,
-    errors,
     json_body,
     json_ok,
     obj,
+    operation,
     path_param,
     query_param,
     ref,
@@ -17,17 +18,14 @@ from qrstream.apidoc.parts import (
 )
 
 ID = path_param("id", "The verification id, `ver_<hex>`.")
-SDK: list[Json] = [{"sdkKey": []}]
 
 
 def _sdk(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
-    responses = {**ok, **errors(ERROR, 401, 429, 500, *statuses)}
-    return {"tags": ["verifications"], "summary": summary, "security": SDK, "responses": responses, **extra}
+    return operation("verifications", summary, ok, ERROR, 401, 429, 500, *statuses, security=SDK, extra=extra)
 
 
 def _portal(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
-    responses = {**ok, **errors(ERROR, 404, 409, 429, *statuses)}
-    return {"tags": ["verifications"], "summary": summary, "responses": responses, **extra}
+    return operation("verifications", summary, ok, ERROR, 404, 409, 429, *statuses, extra=extra)
 
 
 def _missing(what: str) -> Json:
