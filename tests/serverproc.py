@@ -46,6 +46,23 @@ def read_ready_line(stdout: IO[str], timeout: float, lines: list[str] | None = N
     raise TimeoutError("server did not print its ready line in time")
 
 
+def error_line(args: list[str], env: Mapping[str, str] | None = None, timeout: float = 60.0) -> str:
+    """Run `run.py` with `args` expecting a refusal to start: exit status 2 and exactly one line on
+    stderr, which is returned."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 class ServerProcess:
     def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
         self.proc = spawn(args, env)

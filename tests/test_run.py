@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from qrstream.cli import build_config
 from qrstream.config import ConfigError
-from tests.serverproc import ROOT, ServerProcess
+from tests.serverproc import ServerProcess, error_line
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -40,18 +38,6 @@ def test_signal_while_starting_exits_0_without_a_traceback(tmp_path: Path, sig: 
         assert "Traceback" not in server.stderr()
 
 
-def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "env"),
     [
@@ -66,10 +52,8 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Compl
 )
 def test_bad_option_is_one_line_and_exit_2(args: list[str], env: dict[str, str], tmp_path: Path) -> None:
     """A bad option prints one line on stderr and exits 2, never a traceback."""
-    result = _run([*args, "--db", str(tmp_path / "x.db")], env)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("qrstream: error:"), result.stderr
+    line = error_line([*args, "--db", str(tmp_path / "x.db")], env, timeout=30)
+    assert line.startswith("qrstream: error:"), line
 
 
 @pytest.mark.parametrize(
@@ -99,16 +83,12 @@ def test_a_good_public_url_keeps_its_port_and_path() -> None:
 @pytest.mark.parametrize("db", ["/no/such/folder/q.db", "{tmp}"])
 def test_unusable_database_is_one_line_and_exit_2(db: str, tmp_path: Path) -> None:
     """A database that cannot be opened (missing folder, or a folder itself) exits 2."""
-    result = _run(["--port", "0", "--db", db.format(tmp=tmp_path)])
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("qrstream: error:"), result.stderr
+    line = error_line(["--port", "0", "--db", db.format(tmp=tmp_path)], timeout=30)
+    assert line.startswith("qrstream: error:"), line
 
 
 def test_not_a_database_file_is_exit_2(tmp_path: Path) -> None:
     """A file that is not SQLite exits 2 with one line."""
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
-    result = _run(["--port", "0", "--db", str(junk)])
-    assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    error_line(["--port", "0", "--db", str(junk)], timeout=30)
