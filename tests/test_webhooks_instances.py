@@ -16,7 +16,7 @@ from qrstream.config import Config
 from qrstream.web.keys import SERVICES, WEBHOOKS
 from tests.conftest import PUBLIC_URL, ClientFactory
 from tests.qrdecode import decode_b64
-from tests.webhook_receiver import Receiver, answers, drive
+from tests.webhook_receiver import Receiver, answers, drive, linger
 
 Client = TestClient[web.Request, web.Application]
 
@@ -57,6 +57,24 @@ async def logout(client: Client, instance_id: int, token: str) -> None:
 async def set_webhook(client: Client, instance_id: int, token: str, url: str) -> None:
     resp = await client.post(f"/waInstance{instance_id}/setSettings/{token}", json={"webhookUrl": url})
     assert await resp.json() == {"saveSettings": True}
+
+
+async def linked_with_one_hit(
+    make_client: ClientFactory,
+    config: Config,
+    aiohttp_server: Any,
+    clock: FakeClock,
+    admin: dict[str, str],
+    receiver: Receiver,
+    phone: str,
+) -> tuple[Client, int, str]:
+    """An instance posting to `receiver`, linked to `phone`, once the receiver has had that one hit."""
+    server = await aiohttp_server(receiver.app)
+    client = await start(make_client, config)
+    instance_id, token = await new_instance(client, admin, str(server.make_url("/wa")))
+    await link(client, instance_id, token, phone)
+    await drive(clock, lambda: len(receiver.hits) == 1, receiver=receiver, step=0)
+    return client, instance_id, token
 
 
 async def test_link_and_logout_are_posted_signed_in_order(
@@ -113,9 +131,7 @@ async def test_500s_then_200_accepted_once_with_one_key(
 
     await link(client, instance_id, token, "79001234568")
     await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)
-    for _ in range(5):
-        await clock.advance(600)
-        await receiver.changed(0.02)
+    await linger(clock, receiver, 5)
 
     assert [h.status for h in receiver.hits] == [500, 500, 500, 200]
     assert len({h.headers["Idempotency-Key"] for h in receiver.hits}) == 1
@@ -150,9 +166,7 @@ async def test_hundred_changes_over_ten_instances_in_order_none_lost(
             await logout(client, instance_id, token)
 
     await drive(clock, lambda: len(receiver.accepted) == 100, receiver=receiver)
-    for _ in range(3):
-        await clock.advance(600)
-        await receiver.changed(0.02)
+    await linger(clock, receiver, 3)
 
     assert len(receiver.accepted) == 100
     assert len({h.headers["Idempotency-Key"] for h in receiver.accepted}) == 100
@@ -203,17 +217,12 @@ async def test_webhook_url_cleared_with_set_settings_gets_nothing(
 ) -> None:
     """After setSettings webhookUrl "", the failed pending change and later ones are never sent."""
     receiver = Receiver(answers(500))
-    server = await aiohttp_server(receiver.app)
-    client = await start(make_client, config)
-    instance_id, token = await new_instance(client, admin_headers, str(server.make_url("/wa")))
-
-    await link(client, instance_id, token, "79001234570")
-    await drive(clock, lambda: len(receiver.hits) == 1, receiver=receiver, step=0)
+    client, instance_id, token = await linked_with_one_hit(
+        make_client, config, aiohttp_server, clock, admin_headers, receiver, "79001234570"
+    )
     await set_webhook(client, instance_id, token, "")
     await logout(client, instance_id, token)
-    for _ in range(10):
-        await clock.advance(600)
-        await receiver.changed(0.02)
+    await linger(clock, receiver, 10)
 
     assert len(receiver.hits) == 1
     rows = await client.app[SERVICES].db.fetchall(
@@ -231,14 +240,10 @@ async def test_deleted_instance_gets_nothing_more(
 ) -> None:
     """A pending change of an instance deleted by the admin is cancelled, not sent."""
     receiver = Receiver(answers(500))
-    server = await aiohttp_server(receiver.app)
-    client = await start(make_client, config)
-    instance_id, token = await new_instance(client, admin_headers, str(server.make_url("/wa")))
-    await link(client, instance_id, token, "79001234571")
-    await drive(clock, lambda: len(receiver.hits) == 1, receiver=receiver, step=0)
+    client, instance_id, _ = await linked_with_one_hit(
+        make_client, config, aiohttp_server, clock, admin_headers, receiver, "79001234571"
+    )
 
     assert (await client.delete(f"/admin/instances/{instance_id}", headers=admin_headers)).status == 204
-    for _ in range(10):
-        await clock.advance(600)
-        await receiver.changed(0.02)
+    await linger(clock, receiver, 10)
     assert len(receiver.hits) == 1
