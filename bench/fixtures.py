@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 
 import aiohttp
-import zxingcpp
-from PIL import Image
-from server import ADMIN_KEY, SDK_KEY
+from server import ADMIN_KEY, SDK_KEY  # puts the project root on sys.path, for tests.qrdecode
+
+from tests.qrdecode import decode_b64 as qr_b64
+from tests.qrdecode import decode_png
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 SDK = {"X-SDK-Key": SDK_KEY}
@@ -52,14 +51,9 @@ async def card_qr_url(session: aiohttp.ClientSession, base: str) -> str:
 
 
 def decode(png: bytes) -> str:
-    """The text of the one QR code in `png` (zxing-cpp)."""
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-    if len(found) != 1:
-        raise RuntimeError(f"expected one QR code, found {len(found)}")
-    return str(found[0].text)
+    """The text of the one QR code in `png` (zxing-cpp, as the tests decode)."""
+    return decode_png(png).text
 
 
 def decode_b64(data: str) -> str:
-    return decode(base64.b64decode(data))
+    return qr_b64(data).text
