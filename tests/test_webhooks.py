@@ -42,6 +42,24 @@ async def start(make_client: ClientFactory, config: Config) -> tuple[Client, Ser
     return client, client.app[SERVICES]
 
 
+async def one_change(
+    make_client: ClientFactory,
+    config: Config,
+    aiohttp_server: Any,
+    receiver: Receiver,
+    instance_id: int,
+    path: str,
+    *,
+    wake: bool = True,
+) -> tuple[Services, int]:
+    """An app whose instance `instance_id` posts to `receiver` at `path`, and one change of that
+    instance to authorized (its receipt id)."""
+    server = await aiohttp_server(receiver.app)
+    _, svc = await start(make_client, config)
+    await add_instance(svc, instance_id, str(server.make_url(path)))
+    return svc, await change_state(svc, instance_id, "authorized", wake=wake)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -53,10 +71,9 @@ async def test_post_carries_body_signature_length_and_key(
 ) -> None:
     """The stored JSON bytes are POSTed with Content-Length, JSON type, an HMAC signature and a key."""
     receiver = Receiver()
-    server = await aiohttp_server(receiver.app)
-    _, svc = await start(make_client, config)
-    await add_instance(svc, 1100000001, str(server.make_url("/hook?token=abc")))
-    receipt_id = await change_state(svc, 1100000001, "authorized")
+    svc, receipt_id = await one_change(
+        make_client, config, aiohttp_server, receiver, 1100000001, "/hook?token=abc"
+    )
 
     await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=receiver, step=0)
 
@@ -83,10 +100,7 @@ async def test_retries_after_500s_until_accepted_once(
 ) -> None:
     """Three 500s then a 200: four tries with one idempotency key, accepted exactly once."""
     receiver = Receiver(answers(500, 500, 500))
-    server = await aiohttp_server(receiver.app)
-    _, svc = await start(make_client, config)
-    await add_instance(svc, 1100000002, str(server.make_url("/hook")))
-    receipt_id = await change_state(svc, 1100000002, "authorized")
+    svc, receipt_id = await one_change(make_client, config, aiohttp_server, receiver, 1100000002, "/hook")
 
     await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=receiver)
     await linger(clock, receiver, 5)  # long after: nothing more is sent
@@ -284,10 +298,9 @@ async def test_lease_of_a_crashed_sender_expires(
 ) -> None:
     """A delivery leased by a sender that died is taken over once its lease ends."""
     receiver = Receiver()
-    server = await aiohttp_server(receiver.app)
-    _, svc = await start(make_client, config)
-    await add_instance(svc, 1100000010, str(server.make_url("/hook")))
-    receipt_id = await change_state(svc, 1100000010, "authorized", wake=False)
+    svc, receipt_id = await one_change(
+        make_client, config, aiohttp_server, receiver, 1100000010, "/hook", wake=False
+    )
     await svc.db.execute(
         "UPDATE deliveries SET lease_until = ?, owner = 'dead' WHERE receipt_id = ?",
         clock.now() + 30,
