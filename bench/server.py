@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -35,7 +36,9 @@ class Server:
             "QRSTREAM_SDK_KEYS": SDK_KEY,
             "QRSTREAM_SIGNING_KEYS": "bench-signing-key",
         }
-        self.proc = spawn(["--port", "0", "--db", self.db, *(args or [])], {**keys, **(env or {})}, script)
+        self.proc = spawn(
+            ["--port", "0", "--db", self.db, *(args or [])], {**os.environ, **keys, **(env or {})}, script
+        )
         self.url = ""
         self.stderr_lines: list[str] = []
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)

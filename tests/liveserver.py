@@ -6,17 +6,12 @@ For the tests that need a real process: signals, SIGKILL, restarts on the same d
 from __future__ import annotations
 
 import os
-import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-READY = re.compile(r"^qrstream listening on (http://\S+)$")
+from tests.serverproc import READY, spawn
 
 ADMIN_KEY = "live-admin-key-0123456789"
 SDK_KEY = "live-sdk-key-0123456789"
@@ -40,14 +35,7 @@ class LiveServer:
     def __init__(self, env: Mapping[str, str], args: list[str] | None = None) -> None:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("QRSTREAM_")}
         full_env.update(env)
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--port", "0", *(args or [])],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=full_env,
-            cwd=ROOT,
-        )
+        self.proc = spawn(["--port", "0", *(args or [])], full_env)
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._ready = threading.Event()

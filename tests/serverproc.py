@@ -19,13 +19,14 @@ READY = re.compile(r"^qrstream listening on (http://\S+)$")
 def spawn(
     args: list[str], env: Mapping[str, str] | None = None, script: Path | None = None
 ) -> subprocess.Popen[str]:
-    """`run.py` (or `script`) with `args`, started in the project root with text stdout/stderr pipes."""
+    """`run.py` (or `script`) with `args` and exactly the environment `env` (default: this one's),
+    started in the project root with text stdout/stderr pipes."""
     return subprocess.Popen(
         [sys.executable, str(script or ROOT / "run.py"), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=dict(os.environ if env is None else env),
         cwd=ROOT,
     )
 
@@ -65,7 +66,7 @@ def error_line(args: list[str], env: Mapping[str, str] | None = None, timeout: f
 
 class ServerProcess:
     def __init__(self, args: list[str], env: Mapping[str, str] | None = None) -> None:
-        self.proc = spawn(args, env)
+        self.proc = spawn(args, {**os.environ, **(env or {})})
         self.url = ""
         self.lines: list[str] = []
 
