@@ -8,12 +8,11 @@ holds the texts of the current and next windows of every watched instance.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from qrstream import pairing
+from qrstream.oncecache import OnceCache
 from qrstream.qr import QrRenderer, QrSpec
 
 FrameKey = tuple[int, int, int]
@@ -41,9 +40,7 @@ class Frames:
         self._secret = secret
         self._base_url = base_url.rstrip("/")
         self.period = period
-        self._cache: OrderedDict[FrameKey, Frame] = OrderedDict()
-        self._capacity = capacity
-        self._pending: dict[FrameKey, asyncio.Future[Frame]] = {}
+        self._frames: OnceCache[FrameKey, Frame] = OnceCache(capacity)
 
     def window_at(self, instance_id: int, now: float) -> int:
         return pairing.window_at(instance_id, now, self.period)
@@ -54,28 +51,7 @@ class Frames:
     async def frame(self, instance_id: int, generation: int, window: int) -> Frame:
         """The frame of one window, made on first use."""
         key = (instance_id, generation, window)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            frame = await self._make(key)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters, if any, get it
-            raise
-        finally:
-            del self._pending[key]
-        future.set_result(frame)
-        self._cache[key] = frame
-        while len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
-        return frame
+        return await self._frames.get_or_make(key, lambda: self._make(key))
 
     async def _make(self, key: FrameKey) -> Frame:
         instance_id, generation, window = key

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
 
+from qrstream.oncecache import OnceCache
 from qrstream.png import matrix_to_png
 from qrstream.qrencode import encode
 
@@ -68,25 +68,15 @@ class QrRenderer:
 
     def __init__(self, *, executor: Executor | None = None, cache_size: int = 2048) -> None:
         self._executor = executor
-        self._cache: OrderedDict[QrSpec, QrImage] = OrderedDict()
-        self._cache_size = cache_size
-        self._pending: dict[QrSpec, asyncio.Future[QrImage]] = {}
+        self._images: OnceCache[QrSpec, QrImage] = OnceCache(cache_size)
         self.hits = 0
         self.renders = 0
         self.render_seconds = 0.0
 
     def cached(self, spec: QrSpec) -> QrImage | None:
-        image = self._cache.get(spec)
+        image = self._images.get(spec)
         if image is not None:
-            self._cache.move_to_end(spec)
             self.hits += 1
-        return image
-
-    def _store(self, image: QrImage) -> QrImage:
-        self._cache[image.spec] = image
-        self._cache.move_to_end(image.spec)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
         return image
 
     def render_now(self, spec: QrSpec) -> QrImage:
@@ -97,7 +87,7 @@ class QrRenderer:
             png = render_png(spec)
             self.render_seconds += time.perf_counter() - started
             self.renders += 1
-            image = self._store(QrImage(spec, png))
+            image = self._images.put(spec, QrImage(spec, png))
         return image
 
     async def render(self, spec: QrSpec) -> QrImage:
@@ -107,23 +97,11 @@ class QrRenderer:
             return image
         if self._executor is None:
             return self.render_now(spec)
-        pending = self._pending.get(spec)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[QrImage] = loop.create_future()
-        self._pending[spec] = fut
-        try:
-            started = time.perf_counter()
-            png = await loop.run_in_executor(self._executor, render_png, spec)
-            self.render_seconds += time.perf_counter() - started  # includes the hop to the pool
-            self.renders += 1
-            image = self._store(QrImage(spec, png))
-            fut.set_result(image)
-            return image
-        except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()  # mark retrieved: the waiters, if any, get it
-            raise
-        finally:
-            del self._pending[spec]
+        return await self._images.get_or_make(spec, lambda: self._render_in_pool(spec))
+
+    async def _render_in_pool(self, spec: QrSpec) -> QrImage:
+        started = time.perf_counter()
+        png = await asyncio.get_running_loop().run_in_executor(self._executor, render_png, spec)
+        self.render_seconds += time.perf_counter() - started  # includes the hop to the pool
+        self.renders += 1
+        return QrImage(spec, png)
