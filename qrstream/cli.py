@@ -140,7 +140,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"qrstream: error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_format, config.log_level)
-    logging.getLogger("aiohttp.access").setLevel(logging.INFO)
     try:
         return asyncio.run(serve(config, demo=args.demo))
     except ConfigError as exc:
