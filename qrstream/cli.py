@@ -18,9 +18,11 @@ from aiohttp import web
 from qrstream.bus import BusError
 from qrstream.config import Config, ConfigError, check_http_url, parse_port
 from qrstream.store import StoreError
+from qrstream.web.acceptor import GuardedSite
 from qrstream.web.access_log import access_logger_for, configure_logging
 from qrstream.web.app import create_app
 from qrstream.web.keys import SERVICES
+from qrstream.web.peers import PEERS
 
 log = logging.getLogger("qrstream")
 
@@ -28,6 +30,8 @@ SHUTDOWN_TIMEOUT_S = 10.0
 # aiohttp's default of 128 drops SYNs when hundreds of websockets (re)connect at once, and a
 # dropped SYN costs the client a 1 s retransmit (bench/fanout.py); the kernel caps it at somaxconn.
 LISTEN_BACKLOG = 4096
+# aiohttp's own default keeps an idle keep-alive connection for an hour; nginx's and run_app's 75 s.
+KEEPALIVE_TIMEOUT_S = 75.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,6 +95,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
         handle_signals=False,
         access_log_class=access_logger_for(config.log_format),
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        keepalive_timeout=KEEPALIVE_TIMEOUT_S,
     )
     try:
         await runner.setup()
@@ -107,7 +112,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
             )
         if stop.is_set():  # told to stop while starting: never say ready
             return 0
-        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, backlog=LISTEN_BACKLOG)
+        site = GuardedSite(runner, sock, app[PEERS], backlog=LISTEN_BACKLOG)
         await site.start()
         # Everything made so far (modules, app, caches' shells) lives as long as the process:
         # out of the collector's sight, a full collection walks only what requests made.

@@ -77,6 +77,9 @@ class Config:
     ws_max_per_instance: int = 10_000
     ws_max_per_client: int = 10_000
     log_level: str = "INFO"
+    # Slow peers (web/peers.py): a deadline for each request head, a cap on slow ones per address.
+    header_timeout_s: float = 10.0
+    max_pending_per_client: int = 64
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -112,6 +115,8 @@ class Config:
             ws_max_per_instance=int(_number(env, "QRSTREAM_WS_MAX_PER_INSTANCE", 10_000, minimum=0)),
             ws_max_per_client=int(_number(env, "QRSTREAM_WS_MAX_PER_CLIENT", 10_000, minimum=0)),
             log_level=env.get("QRSTREAM_LOG_LEVEL", "").strip().upper() or "INFO",
+            header_timeout_s=_number(env, "QRSTREAM_HEADER_TIMEOUT_S", 10.0, minimum=0.1),
+            max_pending_per_client=int(_number(env, "QRSTREAM_MAX_PENDING_PER_CLIENT", 64, minimum=0)),
         )
         config.check()
         return config

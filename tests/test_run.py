@@ -66,12 +66,26 @@ def test_bad_option_is_one_line_and_exit_2(args: list[str], env: dict[str, str],
         (["--public-url", "http://[::1"], {}),
         ([], {"QRSTREAM_WEBHOOK_URL": "http://hooks.example:abc/"}),
         ([], {"QRSTREAM_WEBHOOK_URL": "http://[::1/"}),
+        ([], {"QRSTREAM_HEADER_TIMEOUT_S": "0"}),
+        ([], {"QRSTREAM_HEADER_TIMEOUT_S": "soon"}),
+        ([], {"QRSTREAM_MAX_PENDING_PER_CLIENT": "-1"}),
+        ([], {"QRSTREAM_LOG_LEVEL": "LOUD"}),
     ],
 )
 def test_malformed_urls_are_bad_options(args: list[str], env: dict[str, str]) -> None:
-    """A public or webhook URL with a bad port, whitespace or (public) a query is refused at start."""
+    """A public or webhook URL with a bad port, whitespace or (public) a query, or an unusable
+    connection or log setting, is refused at start."""
     with pytest.raises(ConfigError):
         build_config(args, env)
+
+
+def test_connection_settings_default_and_read() -> None:
+    """Header timeout 10 s and 64 slow heads per address by default; both read from the environment."""
+    config, _ = build_config([], {})
+    assert (config.header_timeout_s, config.max_pending_per_client) == (10.0, 64)
+    env = {"QRSTREAM_HEADER_TIMEOUT_S": "2.5", "QRSTREAM_MAX_PENDING_PER_CLIENT": "0"}
+    config, _ = build_config([], env)
+    assert (config.header_timeout_s, config.max_pending_per_client) == (2.5, 0)
 
 
 def test_a_good_public_url_keeps_its_port_and_path() -> None:

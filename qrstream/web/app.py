@@ -27,6 +27,7 @@ from qrstream.web import (
 from qrstream.web.http import json_response
 from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware, security_headers
+from qrstream.web.peers import PEERS, PeerGuard
 from qrstream.web.ws import Hub, close_quietly
 
 
@@ -55,6 +56,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     ]
     app = web.Application(middlewares=middlewares, client_max_size=config.max_body_bytes)
     app[WEBSOCKETS] = weakref.WeakSet()
+    app[PEERS] = PeerGuard(config.header_timeout_s, config.max_pending_per_client)
     the_clock = clock if clock is not None else SystemClock()
 
     async def core(app: web.Application) -> AsyncIterator[None]:

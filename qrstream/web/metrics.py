@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 
 from qrstream.looplag import LoopLag
 from qrstream.web.keys import HUB, LIMITER, METRICS, SERVICES, WEBSOCKETS, WS_SLOTS
+from qrstream.web.peers import PEERS
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class _StateCollector(Collector):
         for status in ("pending", "delivered", "failed", "cancelled"):
             deliveries.add_metric([status], self.deliveries.get(status, 0))
         yield deliveries
+        yield from _connection_metrics(app)
         lag = app[METRICS].lag
         yield HistogramMetricFamily(
             "qrstream_event_loop_lag_seconds",
@@ -128,6 +130,29 @@ class _StateCollector(Collector):
                 "Notifications queued for receiveNotification and not yet deleted.",
                 value=self.unacknowledged,
             )
+
+
+def _connection_metrics(app: web.Application) -> Iterator[Metric]:
+    peers = app[PEERS]
+    yield GaugeMetricFamily("qrstream_connections_open", "Open HTTP connections.", value=peers.open)
+    yield GaugeMetricFamily(
+        "qrstream_connections_awaiting_head",
+        "Open connections that have not sent their (next) request head yet.",
+        value=peers.waiting,
+    )
+    closed = CounterMetricFamily(
+        "qrstream_connections_closed",
+        "Connections closed before their request head came, by reason.",
+        labels=["reason"],
+    )
+    for reason, count in sorted(peers.closed.items()):
+        closed.add_metric([reason], count)
+    yield closed
+    yield CounterMetricFamily(
+        "qrstream_accepts_exhausted",
+        "Accepts that failed for want of a file descriptor (accepting paused until one is free).",
+        value=peers.accepts_exhausted,
+    )
 
 
 class Metrics:
