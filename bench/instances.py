@@ -27,7 +27,7 @@ from proc import cpu_seconds, raise_nofile, rss_bytes
 from server import Server
 from stats import percentile, table
 
-from qrstream import pairing
+from qrstream.instances import pairing
 
 LATE_S = 1.0
 

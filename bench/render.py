@@ -25,7 +25,7 @@ from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 from stats import median, ratio, table
 
-from qrstream.qr import QrSpec, render_png
+from qrstream.qr.render import QrSpec, render_png
 
 SIZE = 400
 PREFIX = "http://qr.example.com/link/"

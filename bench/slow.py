@@ -25,7 +25,7 @@ from proc import raise_nofile, rss_bytes
 from server import Server
 from stats import median, percentile, table
 
-from qrstream import pairing
+from qrstream.instances import pairing
 
 PERIOD = 1.0
 

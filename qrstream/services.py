@@ -14,7 +14,7 @@ from qrstream.bus import Bus, open_bus
 from qrstream.clock import Clock
 from qrstream.config import Config
 from qrstream.leases import Leases, LocalLeases, leases_for
-from qrstream.qr import QrRenderer
+from qrstream.qr.render import QrRenderer
 from qrstream.store import Database, open_database
 from qrstream.store.settings import get_or_create
 

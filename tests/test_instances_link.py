@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from qrstream import pairing
 from qrstream.clock import FakeClock
+from qrstream.instances import pairing
 from qrstream.web.keys import SERVICES
 from tests.instancekit import Client, api, new_instance, qr_link, state
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qrstream import pairing
+from qrstream.instances import pairing
 
 SECRET = "pairing-secret"
 PERIOD = 20.0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qrstream import pairing
 from qrstream.clock import FakeClock
 from qrstream.config import Config
+from qrstream.instances import pairing
 from tests.conftest import ClientFactory
 from tests.instancekit import Client, api, link_path, new_instance, qr_link, state
 

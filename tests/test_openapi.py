@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from qrstream.apidoc import build
+from qrstream.web.openapi_doc import build
 from tests.liveserver import ADMIN_KEY, SDK_KEY, LiveServer, base_env
 
 EXAMPLES_PER_OPERATION = 40

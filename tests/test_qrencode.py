@@ -8,8 +8,8 @@ import string
 import pytest
 import segno
 
-from qrstream.qr import QrSpec, render_png
-from qrstream.qrencode import encode
+from qrstream.qr.encode import encode
+from qrstream.qr.render import QrSpec, render_png
 from tests.qrdecode import decode_png
 
 ALPHABETS = [

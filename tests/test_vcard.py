@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qrstream.offline import QR_CAPACITY_M, offline_vcard
-from qrstream.vcard import Contact, ascii_filename, content_disposition, escape, fold, render
+from qrstream.cards.offline import QR_CAPACITY_M, offline_vcard
+from qrstream.cards.vcard import Contact, ascii_filename, content_disposition, escape, fold, render
 from tests.cardkit import components, parse, unescape
 
 

@@ -185,7 +185,7 @@ async def test_given_up_delivery_is_listed_and_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A receiver that always fails is given up after the configured time, listed, logged once."""
-    caplog.set_level(logging.WARNING, logger="qrstream.webhooks")
+    caplog.set_level(logging.WARNING, logger="qrstream.webhooks.sender")
     receiver = Receiver(lambda n, body: 503)
     server = await aiohttp_server(receiver.app)
     config = config.replace(webhook_give_up_s=60, webhook_max_backoff_s=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from qrstream.webhooks import RetryPolicy, loggable_url
+from qrstream.webhooks.sender import RetryPolicy, loggable_url
 
 
 def test_delay_doubles_from_one_second_under_full_jitter() -> None:

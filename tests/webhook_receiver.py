@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from qrstream import notifications
+from qrstream import outbox as notifications
 from qrstream.clock import FakeClock
 from qrstream.services import Services
 

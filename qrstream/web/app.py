@@ -8,27 +8,20 @@ from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
 
+from qrstream.cards import routes as cards
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
+from qrstream.instances import routes as instances
 from qrstream.redact import protect_logs
 from qrstream.services import open_services
-from qrstream.web import (
-    cards,
-    instances,
-    limits,
-    metrics,
-    openapi,
-    pages,
-    request_id,
-    static,
-    verifications,
-    webhooks,
-)
+from qrstream.verifications import routes as verifications
+from qrstream.web import limits, metrics, openapi, pages, request_id, static
 from qrstream.web.http import json_response
 from qrstream.web.keys import HUB, SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware, security_headers
 from qrstream.web.peers import PEERS, PeerGuard
 from qrstream.web.ws import Hub, close_quietly
+from qrstream.webhooks import routes as webhooks
 
 
 async def healthz(request: web.Request) -> web.Response:

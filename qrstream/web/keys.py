@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from qrstream.cards import CardService
-    from qrstream.frames import Frames
-    from qrstream.instances import Instances
-    from qrstream.linking import Linking
+    from qrstream.cards.service import CardService
+    from qrstream.instances.frames import Frames
+    from qrstream.instances.linking import Linking
+    from qrstream.instances.rotation import Rotator
+    from qrstream.instances.service import Instances
     from qrstream.ratelimit import RateLimiter
     from qrstream.services import Services
-    from qrstream.verifications import Verifications
+    from qrstream.verifications.service import Verifications
     from qrstream.web.limits import WsSlots
     from qrstream.web.metrics import Metrics
-    from qrstream.web.rotation import Rotator
     from qrstream.web.ws import Hub
-    from qrstream.webhooks import WebhookSender
+    from qrstream.webhooks.sender import WebhookSender
 
 SERVICES: web.AppKey[Services] = web.AppKey("services")
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets")

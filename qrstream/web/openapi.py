@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from qrstream.apidoc import build
 from qrstream.web.http import dumps
 from qrstream.web.keys import SERVICES
+from qrstream.web.openapi_doc import build
 
 DOCUMENT: web.AppKey[str] = web.AppKey("openapi_document")
 

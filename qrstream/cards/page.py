@@ -6,7 +6,7 @@ from html import escape
 
 from aiohttp import web
 
-from qrstream.cards import Card
+from qrstream.cards.service import Card
 from qrstream.web.static import PAGE_HEADERS
 
 _TEMPLATE = """<!doctype html>

@@ -13,10 +13,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from qrstream.card_fields import is_http_url
+from qrstream.cards.fields import is_http_url
 from qrstream.errors import BadRequest, NotFound, Unauthorized
-from qrstream.inbox import Inbox
-from qrstream.instance_events import DELETED, record_change
+from qrstream.instances.events import DELETED, record_change
+from qrstream.instances.inbox import Inbox
 from qrstream.services import Services
 from qrstream.signing import same_secret
 from qrstream.store import Row

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from qrstream import notifications
+from qrstream import outbox as notifications
 from qrstream.clock import Clock
 from qrstream.errors import Conflict, NotFound
 from qrstream.store import Database, Queries
-from qrstream.verification_records import (
+from qrstream.verifications.records import (
     EXPIRED,
     GENERATED,
     ID_PATTERN,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from qrstream.card_fields import check_fields, check_target
-from qrstream.cards import Card, parse_uuid
+from qrstream.cards.fields import check_fields, check_target
+from qrstream.cards.service import Card, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, read_json_object, services

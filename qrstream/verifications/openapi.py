@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qrstream.apidoc.parts import (
+from qrstream.apidoc import (
     ERROR,
     SDK,
     STR,

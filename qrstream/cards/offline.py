@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from qrstream.cards.vcard import Contact, render
 from qrstream.errors import InvalidSignature
 from qrstream.signing import hmac_hex, signature_matches
-from qrstream.vcard import Contact, render
 
 # Bytes one QR code holds at error-correction level M (version 40, byte mode).
 QR_CAPACITY_M = 2331

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from qrstream.errors import NotFound
-from qrstream.instances import Instance, check_webhook_url, parse_id
+from qrstream.instances.service import Instance, check_webhook_url, parse_id
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, read_json_object
 from qrstream.web.keys import INSTANCES

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from qrstream.clock import Clock
-from qrstream.verifications import Verifications
+from qrstream.verifications.service import Verifications
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from qrstream import __version__
-from qrstream.webhooks import DeliveryError, Post
+from qrstream.webhooks.sender import DeliveryError, Post
 
 USER_AGENT = f"qrstream-webhooks/{__version__}"
 

@@ -14,11 +14,11 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from typing import Any
 
-from qrstream.card_fields import FIELDS
+from qrstream.cards.fields import FIELDS
+from qrstream.cards.vcard import Contact
 from qrstream.clock import Clock
 from qrstream.signing import hmac_hex
 from qrstream.store import Database, Row
-from qrstream.vcard import Contact
 
 CODE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 CODE_LENGTH = 10

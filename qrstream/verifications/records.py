@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from qrstream.card_fields import is_http_url
+from qrstream.cards.fields import is_http_url
 from qrstream.errors import BadRequest
 from qrstream.store import Row
 

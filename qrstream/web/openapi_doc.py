@@ -6,8 +6,7 @@ here has no route, so the document stays true as the server grows.
 
 from __future__ import annotations
 
-from qrstream.apidoc import cards, instances, verifications
-from qrstream.apidoc.parts import (
+from qrstream.apidoc import (
     ADMIN,
     ERROR,
     INT,
@@ -22,6 +21,9 @@ from qrstream.apidoc.parts import (
     query_param,
     typed_ok,
 )
+from qrstream.cards import openapi as cards
+from qrstream.instances import openapi as instances
+from qrstream.verifications import openapi as verifications
 
 VERSION = "0.1.0"
 

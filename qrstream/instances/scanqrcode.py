@@ -17,13 +17,13 @@ import contextlib
 from aiohttp import WSCloseCode, web
 
 from qrstream.clock import Clock
-from qrstream.frames import Frames
-from qrstream.instance_events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED
-from qrstream.instances import Instance
+from qrstream.instances.events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED
+from qrstream.instances.frames import Frames
+from qrstream.instances.rotation import topic
+from qrstream.instances.service import Instance
 from qrstream.web.http import services
 from qrstream.web.keys import FRAMES, HUB, INSTANCES, ROTATOR
 from qrstream.web.limits import open_capped_websocket
-from qrstream.web.rotation import topic
 from qrstream.web.ws import Hub, close_quietly, read_until_closed
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qrstream.card_fields import MAX_LENGTHS
+from qrstream.cards.fields import MAX_LENGTHS
 
 Json = dict[str, Any]
 

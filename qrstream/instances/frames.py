@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from qrstream import pairing
+from qrstream.instances import pairing
 from qrstream.oncecache import OnceCache
-from qrstream.qr import QrRenderer, QrSpec
+from qrstream.qr.render import QrRenderer, QrSpec
 
 FrameKey = tuple[int, int, int]
 """(instance id, generation, window)"""

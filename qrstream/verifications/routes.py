@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from qrstream.errors import BadRequest, Conflict
-from qrstream.expiry import sweep_forever
-from qrstream.qr import QrSpec
+from qrstream.qr.render import QrSpec
 from qrstream.services import Services
-from qrstream.verification_records import (
+from qrstream.verifications.expiry import sweep_forever
+from qrstream.verifications.records import (
     FINAL,
     GENERATED,
     Verification,
@@ -26,7 +26,7 @@ from qrstream.verification_records import (
     iso,
     portal_url,
 )
-from qrstream.verifications import Publish, Verifications
+from qrstream.verifications.service import Publish, Verifications
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import HUB, SERVICES, VERIFICATIONS

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from qrstream.oncecache import OnceCache
-from qrstream.png import matrix_to_png
-from qrstream.qrencode import encode
+from qrstream.qr.encode import encode
+from qrstream.qr.png import matrix_to_png
 
 DEFAULT_SIZE = 400
 DEFAULT_BORDER = 2

@@ -14,16 +14,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from qrstream.errors import BadRequest
-from qrstream.frames import Frames
-from qrstream.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
-from qrstream.instance_events import ALREADY_LOGGED, STARTING_ERROR, message
-from qrstream.instances import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
-from qrstream.linking import Linking
+from qrstream.instances import admin_routes as instances_admin
+from qrstream.instances import link_page as link
+from qrstream.instances import scanqrcode
+from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
+from qrstream.instances.frames import Frames
+from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
+from qrstream.instances.linking import Linking
+from qrstream.instances.rotation import BusAnnouncer, Rotator
+from qrstream.instances.service import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
 from qrstream.store.settings import get_or_create
-from qrstream.web import instances_admin, link, scanqrcode
 from qrstream.web.http import json_response, read_json_object, services
 from qrstream.web.keys import FRAMES, HUB, INSTANCES, LINKING, ROTATOR, SERVICES
-from qrstream.web.rotation import BusAnnouncer, Rotator
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import asyncio
 import logging
 
 from qrstream.bus import Bus
-from qrstream.frames import Frames
-from qrstream.instances import AUTHORIZED, Instances
+from qrstream.instances.frames import Frames
+from qrstream.instances.service import AUTHORIZED, Instances
 from qrstream.services import Services
 from qrstream.web.ws import Hub, envelope
 

@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from qrstream import offline, vcard
-from qrstream.card_fields import ascii_url
-from qrstream.cards import Card, CardService, parse_uuid
+from qrstream.cards import admin_routes as cards_admin
+from qrstream.cards import offline, vcard
+from qrstream.cards.fields import ascii_url
+from qrstream.cards.link_previews import is_link_preview
+from qrstream.cards.page import page_response
+from qrstream.cards.service import Card, CardService, parse_uuid
 from qrstream.errors import NotFound
-from qrstream.link_previews import is_link_preview
-from qrstream.qr import QrSpec
-from qrstream.web import cards_admin
-from qrstream.web.card_page import page_response
+from qrstream.qr.render import QrSpec
 from qrstream.web.http import json_response, services
 from qrstream.web.keys import CARDS, SERVICES
 

@@ -14,8 +14,8 @@ from qrstream.store import Row, deliveries
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, services
 from qrstream.web.keys import SERVICES, WEBHOOKS
-from qrstream.web.webhook_client import client_session, make_post
-from qrstream.webhooks import RetryPolicy, WebhookSender
+from qrstream.webhooks.client import client_session, make_post
+from qrstream.webhooks.sender import RetryPolicy, WebhookSender
 
 CONCURRENCY = 32
 """At most this many webhook POSTs in flight at once, over every destination."""

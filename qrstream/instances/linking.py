@@ -10,11 +10,11 @@ A phone-entry code entered with another phone number than the one it was issued 
 
 from __future__ import annotations
 
-from qrstream import pairing
 from qrstream.errors import BadRequest, Gone
-from qrstream.frames import Frames
-from qrstream.instance_events import account_data, record_change
-from qrstream.instances import AUTHORIZED, NOT_AUTHORIZED, Instance, Instances
+from qrstream.instances import pairing
+from qrstream.instances.events import account_data, record_change
+from qrstream.instances.frames import Frames
+from qrstream.instances.service import AUTHORIZED, NOT_AUTHORIZED, Instance, Instances
 from qrstream.store import Queries
 
 EXPIRED = "QR code expired"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qrstream import notifications
+from qrstream import outbox as notifications
 from qrstream.store import Queries
 
 
