@@ -3,7 +3,8 @@
 Two layers. `mask_path` knows the contract's paths and masks the capability in each
 (instance tokens, link codes, verification ids, offline signatures); the access log
 uses it. `SecretFilter`, on the log handler, masks every record on its way out: the
-same path rules anywhere in the text, the shapes of generated secrets (50-hex
+same path rules anywhere in the text, `webhookUrlToken` values and `Authorization` headers
+wherever they are quoted, the shapes of generated secrets (50-hex
 instance tokens, 64-hex signatures, `ver_…` ids, `XXXX-XXXX` pairing codes) and
 the literal keys the server was configured with.
 """
@@ -26,6 +27,8 @@ _PATH_PATTERNS = [
     re.compile(r"(/link/)" + _SEGMENT),
     # /q/<code>: public in printed QR codes, but still a capability
     re.compile(r"(/q/)" + _SEGMENT),
+    # /p/<ticket>[/scanqrcode]: a pairing link's ticket
+    re.compile(r"(/p/)" + _SEGMENT),
     # /api/get-verification-qrcode/<id>, /api/get-verification-details/<id>, /api/verification-events/<id>
     re.compile(r"(/api/(?:get-verification-[a-z]+|verification-events)/)" + _SEGMENT),
     # /api/verification/<id>/start|complete: the id is the portal's capability
@@ -42,6 +45,15 @@ _SHAPES = [
     re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{50}(?![0-9A-Za-z])"),  # instance tokens
     re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{64}(?![0-9A-Za-z])"),  # signatures, HMACs
     re.compile(r"(?<![0-9A-Za-z])[A-Z0-9]{4}-[A-Z0-9]{4}(?![0-9A-Za-z])"),  # pairing codes
+]
+
+_FIELDS = [
+    # a webhookUrlToken in JSON or a repr, "webhookUrlToken": "…" (it may hold spaces and quotes)
+    re.compile(r"""((["'])webhookUrlToken\2\s*:\s*(["']))(?:\\.|(?!\3)[^\\\r\n])*""", re.I),
+    # an Authorization header, as a header line, in JSON or in a repr of headers: to the line's end
+    # or the closing quote (the scheme goes too; a webhook's header is a receiver's secret)
+    re.compile(r"""((["'])Authorization\2\s*:\s*(["']))(?:\\.|(?!\3)[^\\\r\n])*""", re.I),
+    re.compile(r"""(\bAuthorization\s*[:=]\s*)(?!["'\s])[^\r\n]*""", re.I),
 ]
 
 _MIN_LITERAL = 6
@@ -78,6 +90,8 @@ def mask_text(text: str, literals: Iterable[str] = ()) -> str:
         if literal in text:
             text = text.replace(literal, MASK)
     text = mask_path(text)
+    for pattern in _FIELDS:
+        text = pattern.sub(r"\g<1>" + MASK, text)
     for shape in _SHAPES:
         text = shape.sub(MASK, text)
     return text

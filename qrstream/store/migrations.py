@@ -122,6 +122,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_pending ON deliveries (destination, id) WHERE status = 'pending';
     CREATE INDEX deliveries_failed ON deliveries (gave_up_at) WHERE status = 'failed';
     """,
+    # 6: Green API settings. The two that act are columns, read where they act (the webhook sender,
+    # each state change's transaction); the others are only stored and echoed by getSettings.
+    """
+    ALTER TABLE instances ADD COLUMN webhook_url_token TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instances ADD COLUMN state_webhook TEXT NOT NULL DEFAULT 'yes';
+    CREATE TABLE instance_settings (
+        instance_id {bigint} NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (instance_id, name)
+    );
+    """,
 ]
 
 
