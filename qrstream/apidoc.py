@@ -163,6 +163,7 @@ SCHEMAS: dict[str, Json] = {
             "stateInstance": {"type": "string", "enum": ["notAuthorized", "authorized", "starting"]},
             "wid": STR,
             "webhookUrl": STR,
+            "stateWebhook": {"type": "string", "enum": ["yes", "no"]},
         }
     ),
     "VerificationStatus": {

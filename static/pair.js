@@ -21,6 +21,7 @@
   const qr = $("qr");
   const countdown = $("countdown");
   const countdownBar = $("countdown-bar");
+  const webhooks = $("webhooks");
   const buttons = {
     newQr: $("new-qr"),
     logout: $("logout"),
@@ -160,6 +161,31 @@
     if (answer.status === 401) return badCredentials();
     if (!answer.ok) return retryLater();
     openSocket(mine);
+    showWebhooks(mine);
+  }
+
+  // Whether this instance's state changes are notified (Green API's stateWebhook setting).
+  async function showWebhooks(mine) {
+    let settings;
+    try {
+      const answer = await fetch(apiUrl("getSettings"), { cache: "no-store" });
+      if (!answer.ok) return;
+      settings = await answer.json();
+    } catch {
+      return; // a nicety: the pairing goes on without it
+    }
+    if (mine !== session) return;
+    if (settings.stateWebhook === "no") {
+      webhooks.textContent = "State webhooks are off (stateWebhook: no): state changes are not notified.";
+    } else if (settings.webhookUrl) {
+      webhooks.textContent =
+        "State webhooks are on: each state change is posted to the instance's webhook URL and queued for receiveNotification.";
+    } else {
+      webhooks.textContent =
+        "State webhooks are on: each state change is queued for receiveNotification (no webhook URL is set).";
+    }
+    webhooks.dataset.stateWebhook = settings.stateWebhook === "no" ? "no" : "yes";
+    webhooks.hidden = false;
   }
 
   function openSocket(mine) {

@@ -340,3 +340,20 @@ async def tab_to(page: Any, element_id: str, presses: int = 10) -> None:
         if await page.evaluate("document.activeElement.id") == element_id:
             return
     raise AssertionError(f"Tab never reached #{element_id}")
+
+
+async def test_pair_page_tells_whether_state_webhooks_are_on(browser: Any, live: Live) -> None:
+    """The page says state webhooks are on by default, and off once setSettings turned them off."""
+    instance = await create_instance(live.url)
+    page = await open_pair(browser, live, instance, PHONE)
+    watched = watch(page)
+    await expect(page.locator("#webhooks")).to_contain_text("State webhooks are on")
+    await expect(page.locator("#webhooks")).to_contain_text("no webhook URL is set")
+    settings = f"{live.url}/waInstance{instance[0]}/setSettings/{instance[1]}"
+    status, _ = await api("POST", settings, json={"stateWebhook": "no"})
+    assert status == 200
+    await page.get_by_role("button", name="Use other credentials").click()
+    await page.get_by_role("button", name="Show the QR code").click()
+    await expect(page.locator("#webhooks")).to_have_text(re.compile("State webhooks are off"))
+    watched.check()
+    await page.close()

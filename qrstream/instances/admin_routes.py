@@ -29,6 +29,7 @@ def admin_view(instance: Instance) -> dict[str, object]:
         "stateInstance": instance.state,
         "wid": instance.wid,
         "webhookUrl": instance.webhook_url,
+        "stateWebhook": instance.state_webhook,
     }
 
 

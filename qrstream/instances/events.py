@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from qrstream import outbox as notifications
+from qrstream.instances.settings import NO
 from qrstream.store import Queries
 
 
@@ -25,9 +26,13 @@ def account_data(wid: str) -> str:
 
 
 async def record_change(
-    tx: Queries, *, instance_id: int, wid: str, state: str, webhook_url: str, now: float
+    tx: Queries, *, instance_id: int, wid: str, state: str, webhook_url: str, state_webhook: str, now: float
 ) -> None:
-    """Queue the `stateInstanceChanged` notification of a change, in the change's transaction."""
+    """Queue the `stateInstanceChanged` notification of a change, in the change's transaction;
+    none at all (neither queued nor posted) when the instance's `stateWebhook` is `no`, as read by
+    that same transaction, so turning it back on later brings no backlog."""
+    if state_webhook == NO:
+        return
     body = {
         "typeWebhook": "stateInstanceChanged",
         "instanceData": {"idInstance": instance_id, "wid": wid, "typeInstance": "whatsapp"},

@@ -110,7 +110,7 @@ class Linking:
                 raise Gone(EXPIRED)
             row = await tx.fetchone(
                 "UPDATE instances SET state = ?, wid = ?, updated_at = ?"
-                " WHERE id = ? AND state = ? AND generation = ? RETURNING webhook_url",
+                " WHERE id = ? AND state = ? AND generation = ? RETURNING webhook_url, state_webhook",
                 AUTHORIZED,
                 wid,
                 now,
@@ -126,6 +126,7 @@ class Linking:
                 wid=wid,
                 state=AUTHORIZED,
                 webhook_url=str(row["webhook_url"]),
+                state_webhook=str(row["state_webhook"]),
                 now=now,
             )
         await self._instances.changed(instance_id)

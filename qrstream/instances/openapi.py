@@ -20,6 +20,41 @@ from qrstream.apidoc import (
     ref,
     typed_ok,
 )
+from qrstream.instances import settings
+
+FLAG: Json = {"type": "string", "enum": ["yes", "no"]}
+DELAY: Json = {"type": "integer", "minimum": settings.DELAY_MIN, "maximum": settings.DELAY_MAX}
+TOKEN_VALUE: Json = {
+    "type": "string",
+    "maxLength": settings.TOKEN_MAX,
+    "pattern": "^[ -~]*$",
+    "description": "Sent as `Authorization: Bearer <token>` on every webhook POST of the instance, or as"
+    " it is when it starts with a scheme and a space (`Basic …`). Never logged.",
+}
+_STORED: dict[str, Json] = {**dict.fromkeys(settings.FLAGS, FLAG), settings.DELAY: DELAY}
+SETTINGS_INPUT = obj(
+    {},
+    {
+        "webhookUrl": {"type": ["string", "null"], "description": "Absolute http(s) URL; '' for none."},
+        "webhookUrlToken": {**TOKEN_VALUE, "type": ["string", "null"]},
+        "stateWebhook": {**FLAG, "description": "`no`: no stateInstanceChanged notifications."},
+        **_STORED,
+    },
+    minProperties=1,
+    description="Any subset of Green API's settings, at least one key; unknown keys are ignored, a"
+    " known key with a wrong type or value is refused (400 naming it) and nothing is saved.",
+)
+SETTINGS = obj(
+    {
+        "wid": STR,
+        "webhookUrl": STR,
+        "webhookUrlToken": TOKEN_VALUE,
+        "stateWebhook": {**FLAG, "description": "Default `yes`."},
+        **_STORED,
+    },
+    description="Every known setting, as Green API answers: one never set shows its default (`no` for"
+    f" the yes/no ones, `yes` for stateWebhook, {settings.DELAY_DEFAULT} for the delay).",
+)
 
 ID = path_param("id", "The instance's `idInstance`.")
 TOKEN = path_param("token", "The instance's `apiTokenInstance`.")
@@ -81,15 +116,14 @@ def green_paths() -> dict[str, Json]:
         _green(
             "setSettings",
             "post",
-            "Set the webhook URL ('' for none)",
+            "Set some of the instance's settings (webhook URL and token, stateWebhook, …)",
             {"200": json_ok("Saved.", obj({"saveSettings": BOOL}))},
             400,
             413,
-            requestBody=json_body(obj({"webhookUrl": STR})),
+            requestBody=json_body(SETTINGS_INPUT),
         )
     )
-    settings = obj({"wid": STR, "webhookUrl": STR})
-    paths.update(_green("getSettings", "get", "The settings", {"200": json_ok("Settings.", settings)}))
+    paths.update(_green("getSettings", "get", "The settings", {"200": json_ok("Settings.", SETTINGS)}))
     paths.update(
         _green(
             "getAuthorizationCode",

@@ -17,6 +17,7 @@ from qrstream.errors import BadRequest
 from qrstream.instances import admin_routes as instances_admin
 from qrstream.instances import link_page as link
 from qrstream.instances import scanqrcode
+from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
 from qrstream.instances.frames import Frames
 from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
@@ -101,17 +102,16 @@ async def delete_notification(request: web.Request) -> web.Response:
 
 
 async def set_settings(request: web.Request) -> web.Response:
+    """Green API's setSettings: any subset of the known settings, all checked before any is saved."""
     instance = await _instance(request)
-    body = await read_json_object(request)
-    if "webhookUrl" in body:
-        url = check_webhook_url("" if body["webhookUrl"] is None else body["webhookUrl"])
-        await request.app[INSTANCES].set_webhook_url(instance, url)
+    change = instance_settings.parse(await read_json_object(request), check_webhook_url)
+    await request.app[INSTANCES].save_settings(instance, change)
     return json_response({"saveSettings": True})
 
 
 async def get_settings(request: web.Request) -> web.Response:
     instance = await _instance(request)
-    return json_response({"wid": instance.wid, "webhookUrl": instance.webhook_url})
+    return json_response(await request.app[INSTANCES].settings(instance))
 
 
 async def get_authorization_code(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from qrstream.cards.fields import is_http_url
 from qrstream.errors import BadRequest, NotFound, Unauthorized
+from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import DELETED, record_change
 from qrstream.instances.inbox import Inbox
 from qrstream.services import Services
@@ -28,7 +29,12 @@ REBOOT_S = 2.0
 """How long a rebooting instance stays `starting`."""
 
 _DUMMY_TOKEN = "0" * 50  # compared against when the id is unknown: the same work either way
-_COLUMNS = "id, token, state, wid, webhook_url, generation, resume_state, starting_until"
+_COLUMNS = (
+    "id, token, state, wid, webhook_url, webhook_url_token, state_webhook, generation, resume_state,"
+    " starting_until"
+)
+_CHANGED = "state, wid, webhook_url, state_webhook"
+"""What a state move returns: enough to write its notification (or, with stateWebhook no, not)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class Instance:
     state: str
     wid: str
     webhook_url: str
+    webhook_url_token: str
+    state_webhook: str
     generation: int
     resume_state: str
     starting_until: float | None
@@ -55,6 +63,8 @@ class Instance:
             state=str(row["state"]),
             wid=str(row["wid"]),
             webhook_url=str(row["webhook_url"]),
+            webhook_url_token=str(row["webhook_url_token"]),
+            state_webhook=str(row["state_webhook"]),
             generation=int(row["generation"]),
             resume_state=str(row["resume_state"]),
             starting_until=row["starting_until"],
@@ -143,13 +153,23 @@ class Instances:
             raise Unauthorized("Unauthorized")
         return instance
 
-    async def set_webhook_url(self, instance: Instance, url: str) -> None:
-        await self._db.execute(
-            "UPDATE instances SET webhook_url = ?, updated_at = ? WHERE id = ?",
-            url,
-            self._clock.now(),
-            instance.id,
+    async def save_settings(self, instance: Instance, change: instance_settings.SettingsChange) -> None:
+        """setSettings: every given setting at once, the others as they were."""
+        async with self._db.transaction() as tx:
+            await instance_settings.save(tx, instance.id, change, self._clock.now())
+
+    async def settings(self, instance: Instance) -> dict[str, object]:
+        """getSettings: the acting settings, then every stored one (defaults for those never set)."""
+        rows = await self._db.fetchall(
+            "SELECT name, value FROM instance_settings WHERE instance_id = ?", instance.id
         )
+        return {
+            "wid": instance.wid,
+            "webhookUrl": instance.webhook_url,
+            "webhookUrlToken": instance.webhook_url_token,
+            "stateWebhook": instance.state_webhook,
+            **instance_settings.stored_view(rows),
+        }
 
     async def changed(self, instance_id: int) -> None:
         """After a committed change: wake the long polls and the webhook sender."""
@@ -164,7 +184,7 @@ class Instances:
             now,
             "UPDATE instances SET state = ?, wid = '', generation = generation + 1, resume_state = '',"
             " starting_until = NULL, updated_at = ? WHERE id = ? AND state <> ?"
-            " RETURNING state, wid, webhook_url",
+            f" RETURNING {_CHANGED}",
             NOT_AUTHORIZED,
             now,
             instance.id,
@@ -180,7 +200,7 @@ class Instances:
             instance.id,
             now,
             "UPDATE instances SET state = ?, resume_state = state, starting_until = ?, updated_at = ?"
-            " WHERE id = ? AND state <> ? RETURNING state, wid, webhook_url",
+            f" WHERE id = ? AND state <> ? RETURNING {_CHANGED}",
             STARTING,
             until,
             now,
@@ -193,9 +213,9 @@ class Instances:
     async def _move(
         self, instance_id: int, now: float, update: str, *args: object, old_wid: bool = False
     ) -> bool:
-        """Run one conditional `UPDATE … RETURNING state, wid, webhook_url`; when it matched, record
-        the change in the same transaction and announce it (one winner, one notification). With
-        `old_wid`, the notification carries the wid from before the update."""
+        """Run one conditional `UPDATE … RETURNING state, wid, webhook_url, state_webhook`; when it
+        matched, record the change in the same transaction and announce it (one winner, one
+        notification). With `old_wid`, the notification carries the wid from before the update."""
         async with self._db.transaction() as tx:
             before = None
             if old_wid:
@@ -209,6 +229,7 @@ class Instances:
                 wid=str((before or row)["wid"]),
                 state=str(row["state"]),
                 webhook_url=str(row["webhook_url"]),
+                state_webhook=str(row["state_webhook"]),
                 now=now,
             )
         await self.changed(instance_id)
@@ -229,7 +250,7 @@ class Instances:
             now,
             "UPDATE instances SET state = resume_state, resume_state = '', starting_until = NULL,"
             " updated_at = ? WHERE id = ? AND state = ? AND starting_until <= ?"
-            " RETURNING state, wid, webhook_url",
+            f" RETURNING {_CHANGED}",
             now,
             instance_id,
             STARTING,
@@ -247,6 +268,7 @@ class Instances:
         async with self._db.transaction() as tx:
             deleted = await tx.execute("DELETE FROM instances WHERE id = ?", instance_id)
             await tx.execute("DELETE FROM auth_codes WHERE instance_id = ?", instance_id)
+            await tx.execute("DELETE FROM instance_settings WHERE instance_id = ?", instance_id)
         if deleted:
             await self.announcer.announce(instance_id, DELETED, final=True)
         return deleted == 1

@@ -7,7 +7,8 @@ destination's notifications arrive in order and a dead receiver delays no one el
 A failed try is retried after an exponential backoff with full jitter, until the receiver
 answers 2xx or `give_up_s` has passed since the notification was made; then it is kept as
 `failed` (listed for the admin) and logged once. Before each try the destination is read
-again: a removed URL gets nothing more, a changed one gets the rest.
+again: a removed URL gets nothing more, a changed one gets the rest, and the instance's
+`webhookUrlToken` as it is then goes in the `Authorization` header.
 
 The HTTP POST is injected (`Post`), so this module knows no transport; all waiting is on
 the injected `Clock`, and the jitter comes from an injectable `random.Random`.
@@ -19,6 +20,7 @@ import asyncio
 import functools
 import logging
 import random
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +36,16 @@ log = logging.getLogger(__name__)
 
 Post = Callable[[str, bytes, Mapping[str, str]], Awaitable[int]]
 """POST `body` with `headers` to a URL; return the status, or raise DeliveryError."""
+
+
+_SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+ +\S")
+"""An RFC 9110 auth-scheme, a space, and credentials: `Basic …`, `Bearer …`, `Token …`."""
+
+
+def authorization(token: str) -> str:
+    """The `Authorization` of an instance's webhook POSTs for its webhookUrlToken: `Bearer <token>`,
+    or the token as it is when it already starts with a scheme and a space."""
+    return token if _SCHEME.match(token) else f"Bearer {token}"
 
 
 class DeliveryError(Exception):
@@ -183,14 +195,18 @@ class WebhookSender:
                     await asyncio.shield(rows.release(self.db, delivery["id"], self.owner))
                     raise
 
-    async def _current_url(self, delivery: Row) -> str:
-        """Where the delivery goes now: the instance's URL as it is today, else the configured one."""
+    async def _destination(self, delivery: Row) -> tuple[str, str]:
+        """Where the delivery goes now and the `Authorization` to send (or ""): the instance's URL
+        and webhookUrlToken as they are today, else the configured URL with none."""
         if delivery["instance_id"] is None:
-            return self._default_url
+            return self._default_url, ""
         row = await self.db.fetchone(
-            "SELECT webhook_url FROM instances WHERE id = ?", delivery["instance_id"]
+            "SELECT webhook_url, webhook_url_token FROM instances WHERE id = ?", delivery["instance_id"]
         )
-        return str(row["webhook_url"] or "") if row is not None else ""
+        if row is None:
+            return "", ""
+        token = str(row["webhook_url_token"] or "")
+        return str(row["webhook_url"] or ""), authorization(token) if token else ""
 
     async def _try(self, delivery: Row) -> None:
         """One try of a leased delivery (holding a slot), and its outcome recorded."""
@@ -198,7 +214,7 @@ class WebhookSender:
         if delivery["body"] is None:
             await rows.cancelled(self.db, did, owner, now=self.clock.now(), reason="notification removed")
             return
-        url = await self._current_url(delivery)
+        url, credentials = await self._destination(delivery)
         if not url:
             await rows.cancelled(self.db, did, owner, now=self.clock.now(), reason="webhook URL removed")
             log.info("webhook %s cancelled: its URL was removed", delivery["receipt_id"])
@@ -209,6 +225,8 @@ class WebhookSender:
             "X-Qrstream-Signature": f"sha256={hmac_hex(self._signing_key, body)}",
             "Idempotency-Key": str(delivery["idempotency_key"]),
         }
+        if credentials:
+            headers["Authorization"] = credentials
         error: str | None = None
         try:
             status = await self._post(url, body, headers)
