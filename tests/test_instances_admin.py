@@ -28,6 +28,7 @@ async def test_read_shows_state_wid_and_webhook(client: Client) -> None:
         "stateInstance": "notAuthorized",
         "wid": "",
         "webhookUrl": "https://hooks.example/wa",
+        "stateWebhook": "yes",
     }
     assert (await client.post(await qr_link(client, instance), json={"phone": "15551234567"})).status == 200
     body = await (await client.get(f"/admin/instances/{instance[0]}", headers=ADMIN)).json()

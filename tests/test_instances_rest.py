@@ -32,12 +32,18 @@ async def test_wrong_token_and_unknown_id_answer_the_same_401(client: Client) ->
 
 
 async def test_new_instance_is_not_authorized(client: Client) -> None:
-    """A new instance answers getStateInstance notAuthorized and empty settings."""
+    """A new instance answers getStateInstance notAuthorized and settings with no wid, webhook or token."""
     instance = await new_instance(client)
     resp = await client.get(api(instance, "getStateInstance"))
     assert await resp.json() == {"stateInstance": "notAuthorized"}
     resp = await client.get(api(instance, "getSettings"))
-    assert await resp.json() == {"wid": "", "webhookUrl": ""}
+    settings = await resp.json()
+    assert {k: settings[k] for k in ("wid", "webhookUrl", "webhookUrlToken", "stateWebhook")} == {
+        "wid": "",
+        "webhookUrl": "",
+        "webhookUrlToken": "",
+        "stateWebhook": "yes",
+    }
 
 
 async def test_qr_is_stable_within_a_window_and_changes_after(client: Client, clock: FakeClock) -> None:
@@ -65,10 +71,8 @@ async def test_qr_after_authorization_is_already_logged(client: Client) -> None:
     resp = await client.get(api(instance, "qr"))
     assert await resp.json() == {"type": "alreadyLogged", "message": "instance account already authorized"}
     assert await state(client, instance) == "authorized"
-    assert await (await client.get(api(instance, "getSettings"))).json() == {
-        "wid": "15551234567@c.us",
-        "webhookUrl": "",
-    }
+    settings = await (await client.get(api(instance, "getSettings"))).json()
+    assert (settings["wid"], settings["webhookUrl"]) == ("15551234567@c.us", "")
 
 
 async def test_logout_allows_a_new_qr_and_kills_old_codes(client: Client) -> None:
@@ -105,10 +109,8 @@ async def test_set_and_get_settings(client: Client) -> None:
     instance = await new_instance(client)
     resp = await client.post(api(instance, "setSettings"), json={"webhookUrl": "https://hooks.example/x"})
     assert resp.status == 200 and await resp.json() == {"saveSettings": True}
-    assert await (await client.get(api(instance, "getSettings"))).json() == {
-        "wid": "",
-        "webhookUrl": "https://hooks.example/x",
-    }
+    settings = await (await client.get(api(instance, "getSettings"))).json()
+    assert (settings["wid"], settings["webhookUrl"]) == ("", "https://hooks.example/x")
     for bad in ("ftp://x", "/relative", 5):
         resp = await client.post(api(instance, "setSettings"), json={"webhookUrl": bad})
         assert resp.status == 400 and (await resp.json())["field"] == "webhookUrl"
