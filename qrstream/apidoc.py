@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from qrstream.cards.fields import MAX_LENGTHS
-
 Json = dict[str, Any]
 
 STR = {"type": "string"}
@@ -116,88 +114,14 @@ def query_param(name: str, description: str, schema: Json | None = None, *, requ
     }
 
 
-CARD_FIELDS = {
-    "title": OPT_STR,
-    "company": OPT_STR,
-    "email": OPT_STR,
-    "phone": OPT_STR,
-    "website": OPT_STR,
-    "note": OPT_STR,
-}
-
 SCHEMAS: dict[str, Json] = {
     "Message": obj({"message": STR}),
     "Error": obj(
         {"error": STR},
         {"field": STR, "current_status": STR},
     ),
-    "Card": obj(
-        {"uuid": {"type": "string", "format": "uuid"}, "name": STR, "publicUrl": STR},
-        {**CARD_FIELDS, "target": OPT_STR},
-    ),
-    "CardInput": obj(
-        {"name": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTHS["name"]}},
-        {k: {"type": ["string", "null"], "maxLength": MAX_LENGTHS[k]} for k in CARD_FIELDS},
-        additionalProperties=False,
-    ),
-    "CardPatch": obj(
-        {},
-        {k: {"type": ["string", "null"], "maxLength": n} for k, n in MAX_LENGTHS.items()},
-        additionalProperties=False,
-    ),
-    "PublicCard": obj(
-        {"uuid": STR, "name": STR},
-        {
-            "organisation": OPT_STR,
-            "position": OPT_STR,
-            "description": OPT_STR,
-            "email": OPT_STR,
-            "phone": OPT_STR,
-            "website": OPT_STR,
-            "publicUrl": STR,
-        },
-    ),
-    "Instance": obj(
-        {
-            "idInstance": INT,
-            "stateInstance": {"type": "string", "enum": ["notAuthorized", "authorized", "starting"]},
-            "wid": STR,
-            "webhookUrl": STR,
-            "stateWebhook": {"type": "string", "enum": ["yes", "no"]},
-        }
-    ),
-    "VerificationStatus": {
-        "type": "string",
-        "enum": ["generated", "in_progress", "completed", "failed", "expired"],
-    },
-    "Verification": obj(
-        {
-            "verificationId": STR,
-            "status": ref("VerificationStatus"),
-            "extra_data": {"type": ["object", "null"]},
-            "createdAt": {"type": "string", "format": "date-time"},
-            "updatedAt": {"type": "string", "format": "date-time"},
-            "expiresAt": {"type": "string", "format": "date-time"},
-        }
-    ),
-    "Notification": {
-        "oneOf": [
-            {"type": "null"},
-            obj({"receiptId": INT, "body": {"type": "object"}}),
-        ]
-    },
-    "QrMessage": obj(
-        {
-            "type": {"type": "string", "enum": ["qrCode", "alreadyLogged", "error"]},
-            "message": STR,
-        }
-    ),
-    "Linked": obj({"linked": {"const": True}, "wid": STR}),
-    "Phone": {
-        "oneOf": [{"type": "string", "minLength": 1, "maxLength": 40}, {"type": "integer", "minimum": 0}],
-        "description": "7 to 15 digits (spaces, dashes, dots, brackets and a leading + are ignored).",
-    },
 }
+"""The schemas every family shares; each family's `openapi` module adds its own."""
 
 SECURITY_SCHEMES: Json = {
     "admin": {"type": "http", "scheme": "bearer", "description": "The admin key (QRSTREAM_ADMIN_KEY)."},

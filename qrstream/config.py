@@ -7,7 +7,8 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+
+from qrstream.urls import is_http_url
 
 
 class ConfigError(ValueError):
@@ -32,18 +33,8 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
 
 
 def check_http_url(value: str, name: str, *, base: bool = False) -> str:
-    """Return `value` if it is an absolute http(s) URL with a host (and a valid port, no
-    whitespace; with `base`, no query or fragment either), else raise ConfigError."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 -- raises ValueError for a malformed port
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    ok = ok and not any(c.isspace() or not c.isprintable() for c in value)
-    if ok and base and (parts.query or parts.fragment or "?" in value or "#" in value):
-        ok = False
-    if not ok:
+    """Return `value` (without a trailing slash) if `urls.is_http_url` accepts it, else raise ConfigError."""
+    if not is_http_url(value, base=base):
         raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
     return value.rstrip("/")
 

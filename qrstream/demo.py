@@ -7,9 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from qrstream.cards.keys import CARDS
 from qrstream.errors import QrstreamError
+from qrstream.instances.keys import INSTANCES
 from qrstream.store.settings import get_or_create
-from qrstream.web.keys import CARDS, INSTANCES, SERVICES, VERIFICATIONS
+from qrstream.verifications.keys import VERIFICATIONS
+from qrstream.web.keys import SERVICES
 
 DEMO_SETTING = "demo_objects"
 

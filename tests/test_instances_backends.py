@@ -6,7 +6,7 @@ import asyncio
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
-from qrstream.web.keys import INSTANCES
+from qrstream.instances.keys import INSTANCES
 from tests.conftest import ClientFactory
 from tests.instancekit import Client, api, closed_with, link_path, new_instance, next_message, qr_link, until
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
-from qrstream.web.keys import INSTANCES
+from qrstream.instances.keys import INSTANCES
 from tests.conftest import ClientFactory
 from tests.instancekit import Client, api, new_instance, qr_link, until
 

@@ -6,7 +6,8 @@ import pytest
 from aiohttp import WSServerHandshakeError
 
 from qrstream.clock import FakeClock
-from qrstream.web.keys import ROTATOR, SERVICES
+from qrstream.instances.keys import ROTATOR
+from qrstream.web.keys import SERVICES
 from tests.instancekit import ADMIN, Client, api, closed_with, link_path, new_instance, next_message, until
 
 pytestmark = pytest.mark.scaleout  # also on PostgreSQL + Redis (tests/conftest.py)

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient
 from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.services import Services
-from qrstream.web.keys import SERVICES, WEBHOOKS
+from qrstream.web.keys import SERVICES
+from qrstream.webhooks.keys import WEBHOOKS
 from tests.conftest import ClientFactory
 from tests.webhook_receiver import (
     Receiver,

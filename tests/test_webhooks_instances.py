@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
-from qrstream.web.keys import SERVICES, WEBHOOKS
+from qrstream.web.keys import SERVICES
+from qrstream.webhooks.keys import WEBHOOKS
 from tests.conftest import PUBLIC_URL, ClientFactory
 from tests.qrdecode import decode_b64
 from tests.webhook_receiver import Receiver, answers, drive, linger

@@ -6,7 +6,8 @@ from typing import Any
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
-from qrstream.web.keys import SERVICES, WEBHOOKS
+from qrstream.web.keys import SERVICES
+from qrstream.webhooks.keys import WEBHOOKS
 from tests.conftest import ClientFactory
 from tests.webhook_receiver import Receiver, add_instance, twenty_from_two_senders
 

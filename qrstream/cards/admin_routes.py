@@ -9,11 +9,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from qrstream.cards.fields import check_fields, check_target
+from qrstream.cards.keys import CARDS
 from qrstream.cards.service import Card, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, read_json_object, services
-from qrstream.web.keys import CARDS
+from qrstream.web.policy import ADMIN, Routes
 
 
 def _uuid(request: web.Request) -> str:
@@ -80,9 +81,10 @@ async def card_stats(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Register the admin card routes."""
-    app.router.add_post("/admin/cards", create_card, name="admin-card-create")
-    app.router.add_get("/admin/cards/{uuid}", get_card, name="admin-card-get")
-    app.router.add_patch("/admin/cards/{uuid}", patch_card, name="admin-card-patch")
-    app.router.add_delete("/admin/cards/{uuid}", delete_card, name="admin-card-delete")
-    app.router.add_put("/admin/cards/{uuid}/target", put_target, name="admin-card-target")
-    app.router.add_get("/admin/cards/{uuid}/stats", card_stats, name="admin-card-stats")
+    routes = Routes(app, ADMIN)
+    routes.post("/admin/cards", create_card, name="admin-card-create")
+    routes.get("/admin/cards/{uuid}", get_card, name="admin-card-get")
+    routes.patch("/admin/cards/{uuid}", patch_card, name="admin-card-patch")
+    routes.delete("/admin/cards/{uuid}", delete_card, name="admin-card-delete")
+    routes.put("/admin/cards/{uuid}/target", put_target, name="admin-card-target")
+    routes.get("/admin/cards/{uuid}/stats", card_stats, name="admin-card-stats")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from qrstream.errors import BadRequest
+from qrstream.urls import is_http_url
 
 # Field -> longest accepted value, in characters. The limits keep the whole vCard
 # small enough for one offline QR code (see `offline.offline_vcard`).
@@ -23,44 +23,10 @@ MAX_LENGTHS = {
     "note": 1000,
 }
 FIELDS = tuple(MAX_LENGTHS)
-MAX_URL_LENGTH = 2048
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def ascii_url(url: str) -> str:
-    """`url` as a plain-ASCII URI, fit for a `Location` header: a non-ASCII host in IDNA
-    (punycode), every other non-ASCII character %-escaped as UTF-8. ASCII URLs are unchanged.
-
-    UnicodeError when the host has no IDNA form (an empty or over-long label).
-    """
-    if url.isascii():
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = parts.netloc
-    if not host.isascii():
-        userinfo, at, _ = netloc.rpartition("@")
-        port = f":{parts.port}" if parts.port is not None else ""
-        netloc = f"{userinfo}{at}{host.encode('idna').decode('ascii')}{port}"
-    return _NOT_ASCII.sub(lambda m: quote(m[0], safe=""), urlunsplit(parts._replace(netloc=netloc)))
-
-
-def is_http_url(value: str) -> bool:
-    """Whether `value` is an absolute http(s) URL with a host and no whitespace."""
-    if not value or len(value) > MAX_URL_LENGTH or _CONTROL.search(value) or " " in value:
-        return False
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port  # noqa: B018 -- raises ValueError for a malformed port
-        ascii_url(value)  # raises UnicodeError for a host with no IDNA form
-    except ValueError:  # UnicodeError is a ValueError
-        return False
-    return parts.scheme in ("http", "https") and bool(host)
 
 
 def _text(field: str, value: object, *, required: bool) -> str | None:

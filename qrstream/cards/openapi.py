@@ -7,6 +7,7 @@ from qrstream.apidoc import (
     ERROR,
     INT,
     MESSAGE,
+    OPT_STR,
     STR,
     Json,
     empty,
@@ -19,6 +20,45 @@ from qrstream.apidoc import (
     ref,
     typed_ok,
 )
+from qrstream.cards.fields import MAX_LENGTHS
+
+CARD_FIELDS = {
+    "title": OPT_STR,
+    "company": OPT_STR,
+    "email": OPT_STR,
+    "phone": OPT_STR,
+    "website": OPT_STR,
+    "note": OPT_STR,
+}
+
+SCHEMAS: dict[str, Json] = {
+    "Card": obj(
+        {"uuid": {"type": "string", "format": "uuid"}, "name": STR, "publicUrl": STR},
+        {**CARD_FIELDS, "target": OPT_STR},
+    ),
+    "CardInput": obj(
+        {"name": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTHS["name"]}},
+        {k: {"type": ["string", "null"], "maxLength": MAX_LENGTHS[k]} for k in CARD_FIELDS},
+        additionalProperties=False,
+    ),
+    "CardPatch": obj(
+        {},
+        {k: {"type": ["string", "null"], "maxLength": n} for k, n in MAX_LENGTHS.items()},
+        additionalProperties=False,
+    ),
+    "PublicCard": obj(
+        {"uuid": STR, "name": STR},
+        {
+            "organisation": OPT_STR,
+            "position": OPT_STR,
+            "description": OPT_STR,
+            "email": OPT_STR,
+            "phone": OPT_STR,
+            "website": OPT_STR,
+            "publicUrl": STR,
+        },
+    ),
+}
 
 UUID = path_param("uuid", "The card's UUID (lowercase UUID4).")
 

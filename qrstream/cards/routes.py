@@ -13,14 +13,16 @@ from aiohttp import web
 
 from qrstream.cards import admin_routes as cards_admin
 from qrstream.cards import offline, vcard
-from qrstream.cards.fields import ascii_url
+from qrstream.cards.keys import CARDS
 from qrstream.cards.link_previews import is_link_preview
 from qrstream.cards.page import page_response
 from qrstream.cards.service import Card, CardService, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.qr.render import QrSpec
+from qrstream.urls import ascii_url
 from qrstream.web.http import json_response, services
-from qrstream.web.keys import CARDS, SERVICES
+from qrstream.web.keys import SERVICES
+from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -125,6 +127,12 @@ async def offline_qr(request: web.Request) -> web.Response:
     return web.Response(text=image.data_uri, content_type="text/plain", headers=NO_STORE)
 
 
+CARD_API = RoutePolicy(family="cards", error_key="message", not_found="Not found.")
+"""The Laravel-style public API: errors are `{"message": …}`."""
+SIGNED = CARD_API.but(secret_query=frozenset({"signature"}), guess=Guess("signature", frozenset({403})))
+"""The offline QR: its signature is the secret being guessed."""
+
+
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
 
@@ -134,13 +142,16 @@ def setup(app: web.Application) -> None:
         yield
 
     app.cleanup_ctx.append(card_service)
+    for prefix in ("/v1/", "/c/", "/q/", "/media/"):
+        claim_prefix(app, prefix, CARD_API)
+    routes = Routes(app, CARD_API)
     card = "/v1/public/card/{uuid}"
-    app.router.add_get(f"{card}/prefetch", prefetch, name="card-prefetch")
-    app.router.add_get(f"{card}/vcard", download_vcard, name="card-vcard")
-    app.router.add_post(f"{card}/qr-code", qr_code_url, name="card-qr-code")
-    app.router.add_post(f"{card}/qr-code/offline", offline_signature, name="card-offline-sign")
-    app.router.add_get(f"{card}/qr-code/offline", offline_qr, name="card-offline-qr")
-    app.router.add_get("/c/{uuid}", card_page, name="card-page")
-    app.router.add_get("/media/card_qrcodes/{name}", qr_code_image, name="card-qr-image")
-    app.router.add_get("/q/{code}", follow_link, name="card-link")
+    routes.get(f"{card}/prefetch", prefetch, name="card-prefetch")
+    routes.get(f"{card}/vcard", download_vcard, name="card-vcard")
+    routes.post(f"{card}/qr-code", qr_code_url, name="card-qr-code")
+    routes.post(f"{card}/qr-code/offline", offline_signature, name="card-offline-sign")
+    routes.get(f"{card}/qr-code/offline", offline_qr, name="card-offline-qr", policy=SIGNED)
+    routes.get("/c/{uuid}", card_page, name="card-page")
+    routes.get("/media/card_qrcodes/{name}", qr_code_image, name="card-qr-image")
+    routes.get("/q/{code}", follow_link, name="card-link", policy=CARD_API.but(secrets=frozenset({"code"})))
     cards_admin.setup(app)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from qrstream.errors import NotFound
+from qrstream.instances.keys import INSTANCES
 from qrstream.instances.service import Instance, check_webhook_url, parse_id
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, read_json_object
-from qrstream.web.keys import INSTANCES
+from qrstream.web.policy import ADMIN, Routes
 
 
 def _id(request: web.Request) -> int:
@@ -56,6 +57,7 @@ async def delete_instance(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/admin/instances", create_instance, name="admin-instance-create")
-    app.router.add_get("/admin/instances/{id}", get_instance, name="admin-instance")
-    app.router.add_delete("/admin/instances/{id}", delete_instance, name="admin-instance-delete")
+    routes = Routes(app, ADMIN)
+    routes.post("/admin/instances", create_instance, name="admin-instance-create")
+    routes.get("/admin/instances/{id}", get_instance, name="admin-instance")
+    routes.delete("/admin/instances/{id}", delete_instance, name="admin-instance-delete")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from qrstream.instances.keys import LINKING
+from qrstream.instances.policies import LINK_PAGE, REDEEM
 from qrstream.web.http import json_response, read_json_object
-from qrstream.web.keys import LINKING
+from qrstream.web.policy import Routes
 from qrstream.web.static import page
 
 
@@ -33,7 +35,8 @@ async def redeem_code(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/link", link_page, name="link-entry-page")
-    app.router.add_post("/link", redeem_code, name="link-entry")
-    app.router.add_get("/link/{code}", link_page, name="link-page")
-    app.router.add_post("/link/{code}", redeem_link, name="link")
+    routes = Routes(app, LINK_PAGE)
+    routes.get("/link", link_page, name="link-entry-page")
+    routes.post("/link", redeem_code, name="link-entry", policy=REDEEM)
+    routes.get("/link/{code}", link_page, name="link-page")
+    routes.post("/link/{code}", redeem_link, name="link", policy=REDEEM)

@@ -56,6 +56,35 @@ SETTINGS = obj(
     f" the yes/no ones, `yes` for stateWebhook, {settings.DELAY_DEFAULT} for the delay).",
 )
 
+SCHEMAS: dict[str, Json] = {
+    "Instance": obj(
+        {
+            "idInstance": INT,
+            "stateInstance": {"type": "string", "enum": ["notAuthorized", "authorized", "starting"]},
+            "wid": STR,
+            "webhookUrl": STR,
+            "stateWebhook": {"type": "string", "enum": ["yes", "no"]},
+        }
+    ),
+    "Notification": {
+        "oneOf": [
+            {"type": "null"},
+            obj({"receiptId": INT, "body": {"type": "object"}}),
+        ]
+    },
+    "QrMessage": obj(
+        {
+            "type": {"type": "string", "enum": ["qrCode", "alreadyLogged", "error"]},
+            "message": STR,
+        }
+    ),
+    "Linked": obj({"linked": {"const": True}, "wid": STR}),
+    "Phone": {
+        "oneOf": [{"type": "string", "minLength": 1, "maxLength": 40}, {"type": "integer", "minimum": 0}],
+        "description": "7 to 15 digits (spaces, dashes, dots, brackets and a leading + are ignored).",
+    },
+}
+
 ID = path_param("id", "The instance's `idInstance`.")
 TOKEN = path_param("token", "The instance's `apiTokenInstance`.")
 

@@ -21,12 +21,16 @@ from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
 from qrstream.instances.frames import Frames
 from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
+from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, ROTATOR
 from qrstream.instances.linking import Linking
+from qrstream.instances.policies import INSTANCE_API
 from qrstream.instances.rotation import BusAnnouncer, Rotator
 from qrstream.instances.service import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
 from qrstream.store.settings import get_or_create
 from qrstream.web.http import json_response, read_json_object, services
-from qrstream.web.keys import FRAMES, HUB, INSTANCES, LINKING, ROTATOR, SERVICES
+from qrstream.web.keys import SERVICES
+from qrstream.web.policy import Routes, claim_prefix
+from qrstream.web.ws import HUB
 
 log = logging.getLogger(__name__)
 
@@ -147,19 +151,20 @@ def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
     app.cleanup_ctx.append(instances_context)
     app.on_shutdown.append(release_long_polls)
+    claim_prefix(app, "/waInstance", INSTANCE_API)
     base = "/waInstance{id}"
-    routes = app.router
-    routes.add_get(base + "/qr/{token}", qr, name="instance-qr")
-    routes.add_get(base + "/getStateInstance/{token}", get_state, name="instance-state")
-    routes.add_get(base + "/logout/{token}", logout, name="instance-logout")
-    routes.add_get(base + "/reboot/{token}", reboot, name="instance-reboot")
-    routes.add_get(base + "/receiveNotification/{token}", receive_notification, name="instance-receive")
-    routes.add_delete(
+    routes = Routes(app, INSTANCE_API)
+    routes.get(base + "/qr/{token}", qr, name="instance-qr")
+    routes.get(base + "/getStateInstance/{token}", get_state, name="instance-state")
+    routes.get(base + "/logout/{token}", logout, name="instance-logout")
+    routes.get(base + "/reboot/{token}", reboot, name="instance-reboot")
+    routes.get(base + "/receiveNotification/{token}", receive_notification, name="instance-receive")
+    routes.delete(
         base + "/deleteNotification/{token}/{receiptId}", delete_notification, name="instance-delete-note"
     )
-    routes.add_post(base + "/setSettings/{token}", set_settings, name="instance-set-settings")
-    routes.add_get(base + "/getSettings/{token}", get_settings, name="instance-get-settings")
-    routes.add_post(base + "/getAuthorizationCode/{token}", get_authorization_code, name="instance-auth-code")
+    routes.post(base + "/setSettings/{token}", set_settings, name="instance-set-settings")
+    routes.get(base + "/getSettings/{token}", get_settings, name="instance-get-settings")
+    routes.post(base + "/getAuthorizationCode/{token}", get_authorization_code, name="instance-auth-code")
     scanqrcode.setup(app)
     instances_admin.setup(app)
     link.setup(app)

@@ -19,12 +19,14 @@ from aiohttp import WSCloseCode, web
 from qrstream.clock import Clock
 from qrstream.instances.events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED
 from qrstream.instances.frames import Frames
+from qrstream.instances.keys import FRAMES, INSTANCES, ROTATOR
+from qrstream.instances.policies import INSTANCE_API
 from qrstream.instances.rotation import topic
 from qrstream.instances.service import Instance
 from qrstream.web.http import services
-from qrstream.web.keys import FRAMES, HUB, INSTANCES, ROTATOR
 from qrstream.web.limits import open_capped_websocket
-from qrstream.web.ws import Hub, close_quietly, read_until_closed
+from qrstream.web.policy import Routes
+from qrstream.web.ws import HUB, Hub, close_quietly, read_until_closed
 
 
 async def _say_and_close(ws: web.WebSocketResponse, text: str) -> web.WebSocketResponse:
@@ -105,4 +107,6 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/waInstance{id}/scanqrcode/{token}", scanqrcode, name="instance-scanqrcode")
+    Routes(app, INSTANCE_API).get(
+        "/waInstance{id}/scanqrcode/{token}", scanqrcode, name="instance-scanqrcode"
+    )

@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from qrstream.cards.fields import is_http_url
 from qrstream.errors import BadRequest, NotFound, Unauthorized
 from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import DELETED, record_change
@@ -21,6 +20,7 @@ from qrstream.instances.inbox import Inbox
 from qrstream.services import Services
 from qrstream.signing import same_secret
 from qrstream.store import Row
+from qrstream.urls import is_http_url
 
 NOT_AUTHORIZED = "notAuthorized"
 AUTHORIZED = "authorized"

@@ -17,6 +17,23 @@ from qrstream.apidoc import (
     typed_ok,
 )
 
+SCHEMAS: dict[str, Json] = {
+    "VerificationStatus": {
+        "type": "string",
+        "enum": ["generated", "in_progress", "completed", "failed", "expired"],
+    },
+    "Verification": obj(
+        {
+            "verificationId": STR,
+            "status": ref("VerificationStatus"),
+            "extra_data": {"type": ["object", "null"]},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "updatedAt": {"type": "string", "format": "date-time"},
+            "expiresAt": {"type": "string", "format": "date-time"},
+        }
+    ),
+}
+
 ID = path_param("id", "The verification id, `ver_<hex>`.")
 
 

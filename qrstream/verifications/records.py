@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from qrstream.cards.fields import is_http_url
 from qrstream.errors import BadRequest
 from qrstream.store import Row
+from qrstream.urls import is_http_url
 
 GENERATED = "generated"
 IN_PROGRESS = "in_progress"
@@ -27,7 +27,6 @@ FINAL = frozenset({COMPLETED, FAILED, EXPIRED})
 RESULTS = {"approved": COMPLETED, "declined": FAILED}
 
 MAX_EXTRA_DATA_BYTES = 16 * 1024
-MAX_URL_LENGTH = 2048
 ID_PATTERN = re.compile(r"ver_[0-9a-f]{20,64}")
 
 
@@ -101,7 +100,7 @@ def check_request(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str |
             )
     url = body.get("return_url")
     # is_http_url also refuses what urlsplit cannot parse ("http://[", bad ports) and whitespace.
-    if url is not None and not (isinstance(url, str) and len(url) <= MAX_URL_LENGTH and is_http_url(url)):
+    if url is not None and not (isinstance(url, str) and is_http_url(url)):
         raise BadRequest("return_url must be an absolute http(s) URL", field="return_url")
     return extra, url
 

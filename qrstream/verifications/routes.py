@@ -17,6 +17,7 @@ from qrstream.errors import BadRequest, Conflict
 from qrstream.qr.render import QrSpec
 from qrstream.services import Services
 from qrstream.verifications.expiry import sweep_forever
+from qrstream.verifications.keys import VERIFICATIONS
 from qrstream.verifications.records import (
     FINAL,
     GENERATED,
@@ -29,10 +30,11 @@ from qrstream.verifications.records import (
 from qrstream.verifications.service import Publish, Verifications
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
-from qrstream.web.keys import HUB, SERVICES, VERIFICATIONS
+from qrstream.web.keys import SERVICES
 from qrstream.web.limits import open_capped_websocket
+from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
 from qrstream.web.static import page
-from qrstream.web.ws import close_quietly, envelope, read_until_closed
+from qrstream.web.ws import HUB, close_quietly, envelope, read_until_closed
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
 
@@ -165,18 +167,29 @@ async def verifications_ctx(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(sweeper, return_exceptions=True)
 
 
+SDK_API = RoutePolicy(
+    family="verifications", secrets=frozenset({"id"}), guess=Guess("sdk-auth", frozenset({401}))
+)
+"""The `/api/*` calls that need `X-SDK-Key`; a verification id in a path is a capability."""
+PORTAL_API = SDK_API.but(guess=Guess("verification-id", frozenset({401, 404})))
+"""The portal's own calls: no key, the unguessable id is what is guessed."""
+PORTAL_PAGE = RoutePolicy(family="verifications", secret_query=frozenset({"verification_id"}))
+
+
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
     app.cleanup_ctx.append(verifications_ctx)
-    add, get = app.router.add_route, app.router.add_get  # add_get: HEAD too, as HTTP expects
-    add("POST", "/api/generate-verification", generate, name="verification-generate")
-    get("/api/get-verification-qrcode", missing_id)
-    get("/api/get-verification-qrcode/", missing_id)
-    get("/api/get-verification-qrcode/{id}", qrcode, name="verification-qrcode")
-    get("/api/get-verification-details", missing_id)
-    get("/api/get-verification-details/", missing_id)
-    get("/api/get-verification-details/{id}", details, name="verification-details")
-    add("GET", "/api/verification-events/{id}", events, name="verification-events")
-    add("POST", "/api/verification/{id}/start", start, name="verification-start")
-    add("POST", "/api/verification/{id}/complete", complete, name="verification-complete")
-    app.router.add_get("/verify", portal, name="verify-portal")  # HEAD too: link previews probe
+    claim_prefix(app, "/api/", SDK_API)
+    routes = Routes(app, SDK_API)
+    routes.post("/api/generate-verification", generate, name="verification-generate")
+    routes.get("/api/get-verification-qrcode", missing_id)
+    routes.get("/api/get-verification-qrcode/", missing_id)
+    routes.get("/api/get-verification-qrcode/{id}", qrcode, name="verification-qrcode")
+    routes.get("/api/get-verification-details", missing_id)
+    routes.get("/api/get-verification-details/", missing_id)
+    routes.get("/api/get-verification-details/{id}", details, name="verification-details")
+    # A websocket: GET without the HEAD route that `routes.get` adds.
+    routes.add("GET", "/api/verification-events/{id}", events, name="verification-events")
+    routes.post("/api/verification/{id}/start", start, name="verification-start", policy=PORTAL_API)
+    routes.post("/api/verification/{id}/complete", complete, name="verification-complete", policy=PORTAL_API)
+    routes.get("/verify", portal, name="verify-portal", policy=PORTAL_PAGE)  # HEAD too: link previews

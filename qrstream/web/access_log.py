@@ -10,8 +10,16 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
-from qrstream.redact import SecretFilter, mask_path
+from qrstream.redact import SecretFilter, mask_text
+from qrstream.web.policy import POLICIES
 from qrstream.web.request_id import REQUEST_ID, current_request_id
+
+
+def _log_path(request: web.BaseRequest) -> str:
+    """The path as its route's policy masks it; a request never routed (malformed) is masked as text."""
+    if isinstance(request, web.Request) and request._match_info is not None:
+        return request.app[POLICIES].log_path(request)
+    return mask_text(request.path_qs)
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -21,7 +29,7 @@ class AccessLogger(AbstractAccessLogger):
         fields: dict[str, Any] = {
             "remote": request.remote,
             "method": request.method,
-            "path": mask_path(request.path_qs),
+            "path": _log_path(request),
             "status": response.status,
             "duration_ms": round(time * 1000, 2),
         }

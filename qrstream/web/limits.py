@@ -1,11 +1,10 @@
 """Limits on guessing and on websockets, applied to every family from one place.
 
-Guessing: the middleware charges a client address for each *failed* guess at a
-secret — a 401 from the admin, SDK-key or instance-token checks, a refused
-`POST /link…`, a bad offline-QR signature, an unknown verification id at the
-portal's endpoints — and, once the bucket of that purpose is empty, answers
-429 with `Retry-After` before the handler runs. Normal use never fails, so it
-is never limited.
+Guessing: a route declares its guessing purpose and the statuses that count as a
+failed guess (`RoutePolicy.guess`, where the route is added). The middleware charges
+the client address for each *failed* guess and, once the bucket of that purpose is
+empty, answers 429 with `Retry-After` before the handler runs. Normal use never
+fails, so it is never limited.
 
 Websockets: `open_capped_websocket(request, group)` upgrades like `open_websocket`,
 but closes at once with 1013 and a reason when the group (one instance, one
@@ -14,7 +13,6 @@ verification) or the client address already has its maximum of open sockets.
 
 from __future__ import annotations
 
-import re
 import weakref
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,28 +23,9 @@ from aiohttp.typedefs import Handler
 from qrstream.config import Config
 from qrstream.errors import QrstreamError, RateLimited
 from qrstream.ratelimit import Rate, RateLimiter
-from qrstream.web.keys import LIMITER, SERVICES, WS_SLOTS
+from qrstream.web.keys import SERVICES
+from qrstream.web.policy import policy_of
 from qrstream.web.ws import close_quietly, open_websocket
-
-_OFFLINE = re.compile(r"^/v1/public/card/[^/]+/qr-code/offline$")
-_PORTAL = re.compile(r"^/api/verification/[^/]+/(?:start|complete)$")
-
-
-def classify(method: str, path: str) -> tuple[str, frozenset[int]] | None:
-    """The guessing purpose of a request and the statuses that count as a failed guess."""
-    if path.startswith("/admin/"):
-        return "admin-auth", frozenset({401})
-    if path.startswith("/waInstance"):
-        return "instance-auth", frozenset({401})
-    if method == "POST" and (path == "/link" or path.startswith("/link/")):
-        return "link-code", frozenset({400, 404, 410})
-    if method == "GET" and _OFFLINE.match(path):
-        return "signature", frozenset({403})
-    if _PORTAL.match(path):
-        return "verification-id", frozenset({401, 404})
-    if path.startswith("/api/"):
-        return "sdk-auth", frozenset({401})
-    return None
 
 
 def rates_for(config: Config) -> dict[str, Rate]:
@@ -68,10 +47,10 @@ def client_key(request: web.BaseRequest) -> str:
 
 @web.middleware
 async def limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    found = classify(request.method, request.path)
-    if found is None:
+    guess = policy_of(request).guess
+    if guess is None:
         return await handler(request)
-    purpose, failures = found
+    purpose, failures = guess.purpose, guess.fails
     limiter = request.app[LIMITER]
     key = client_key(request)
     wait = limiter.retry_after(purpose, key)
@@ -87,6 +66,10 @@ async def limits_middleware(request: web.Request, handler: Handler) -> web.Strea
     if response.status in failures:
         limiter.charge(purpose, key)
     return response
+
+
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
+WS_SLOTS: web.AppKey[WsSlots] = web.AppKey("ws_slots")
 
 
 class WsSlots:

@@ -29,10 +29,15 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from qrstream.looplag import LoopLag
-from qrstream.web.keys import HUB, LIMITER, METRICS, SERVICES, WEBSOCKETS, WS_SLOTS
+from qrstream.web.keys import SERVICES, WEBSOCKETS
+from qrstream.web.limits import LIMITER, WS_SLOTS
 from qrstream.web.peers import PEERS
+from qrstream.web.policy import OPS, Routes
+from qrstream.web.ws import HUB
 
 log = logging.getLogger(__name__)
+
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 
 STORE_TTL_S = 5.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -219,4 +224,4 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """`GET /metrics` and the registry (the middleware is listed in `create_app`)."""
     app.cleanup_ctx.append(metrics_ctx)
-    app.router.add_get("/metrics", metrics_handler, name="metrics")
+    Routes(app, OPS).get("/metrics", metrics_handler, name="metrics")

@@ -1,6 +1,7 @@
 """One error middleware: domain errors and HTTP errors become each family's JSON shape.
 
-Cards (the Laravel-style API) answer `{"message": …}`; every other family `{"error": …}`.
+The shape is the one the matched route declared (`qrstream.web.policy`): the Laravel-style
+cards API answers `{"message": …}`, every other family `{"error": …}`.
 Anything unexpected is logged and answered as a plain 500, never a traceback.
 """
 
@@ -13,10 +14,9 @@ from aiohttp.typedefs import Handler
 
 from qrstream.errors import QrstreamError, RateLimited
 from qrstream.web.http import json_response
+from qrstream.web.policy import policy_of
 
 log = logging.getLogger(__name__)
-
-_MESSAGE_FAMILY = ("/v1/", "/c/", "/q/", "/media/")
 
 _HTTP_TEXT = {
     400: "Bad request",
@@ -40,10 +40,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def error_body(request: web.Request, message: str, extra: dict[str, object]) -> dict[str, object]:
-    if request.path.startswith(_MESSAGE_FAMILY):
-        body: dict[str, object] = {"message": message}
-    else:
-        body = {"error": message}
+    body: dict[str, object] = {policy_of(request).error_key: message}
     body.update(extra)
     return body
 
@@ -53,9 +50,7 @@ def error_response(request: web.Request, status: int, message: str, **extra: obj
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
-    message = _HTTP_TEXT.get(exc.status, exc.reason)
-    if request.path.startswith(_MESSAGE_FAMILY) and exc.status == 404:
-        message = "Not found."
+    message = policy_of(request).not_found if exc.status == 404 else _HTTP_TEXT.get(exc.status, exc.reason)
     response = error_response(request, exc.status, message)
     if exc.status == 405 and "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]

@@ -9,6 +9,7 @@ from aiohttp import web
 from qrstream.web.http import dumps
 from qrstream.web.keys import SERVICES
 from qrstream.web.openapi_doc import build
+from qrstream.web.policy import OPS, Routes
 
 DOCUMENT: web.AppKey[str] = web.AppKey("openapi_document")
 
@@ -24,4 +25,4 @@ async def openapi_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(openapi_ctx)
-    app.router.add_get("/openapi.json", openapi_json, name="openapi")
+    Routes(app, OPS).get("/openapi.json", openapi_json, name="openapi")

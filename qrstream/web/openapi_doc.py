@@ -112,5 +112,8 @@ def build(base_url: str) -> Json:
         },
         "servers": [{"url": base_url}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
+        "components": {
+            "schemas": {**SCHEMAS, **cards.SCHEMAS, **instances.SCHEMAS, **verifications.SCHEMAS},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from qrstream.web.policy import PAGES, Routes
 from qrstream.web.static import page
 
 
@@ -14,4 +15,4 @@ async def pair_page(request: web.Request) -> web.FileResponse:
 
 def setup(app: web.Application) -> None:
     """Register `GET /pair`."""
-    app.router.add_get("/pair", pair_page, name="pair")
+    Routes(app, PAGES).get("/pair", pair_page, name="pair")

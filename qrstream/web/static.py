@@ -7,6 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from qrstream.web.policy import PAGES, Routes
+
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
 PAGE_HEADERS = {
@@ -47,4 +49,4 @@ async def asset(request: web.Request) -> web.FileResponse:
 
 def setup(app: web.Application) -> None:
     """Serve the page assets (scripts, styles, images) under /static/."""
-    app.router.add_get("/static/{filename}", asset, name="static")
+    Routes(app, PAGES).get("/static/{filename}", asset, name="static")

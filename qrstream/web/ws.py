@@ -29,6 +29,9 @@ from qrstream.web.keys import WEBSOCKETS
 
 log = logging.getLogger(__name__)
 
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+"""The one websocket fan-out of the app (every family streams through it)."""
+
 HEARTBEAT_S = 25.0
 SLOW_BUFFER_BYTES = 64 * 1024
 MAX_SKIPS = 3

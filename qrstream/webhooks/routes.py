@@ -13,8 +13,10 @@ from qrstream.errors import BadRequest
 from qrstream.store import Row, deliveries
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, services
-from qrstream.web.keys import SERVICES, WEBHOOKS
+from qrstream.web.keys import SERVICES
+from qrstream.web.policy import ADMIN, Routes
 from qrstream.webhooks.client import client_session, make_post
+from qrstream.webhooks.keys import WEBHOOKS
 from qrstream.webhooks.sender import RetryPolicy, WebhookSender
 
 CONCURRENCY = 32
@@ -78,5 +80,5 @@ async def list_failed(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """Register the admin route and the sender's cleanup context (after the store's)."""
-    app.router.add_get("/admin/webhooks/failed", list_failed, name="webhooks_failed")
+    Routes(app, ADMIN).get("/admin/webhooks/failed", list_failed, name="webhooks_failed")
     app.cleanup_ctx.append(sender_ctx)

@@ -1,0 +1,15 @@
+"""The instances family's application keys."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from qrstream.instances.frames import Frames
+from qrstream.instances.linking import Linking
+from qrstream.instances.rotation import Rotator
+from qrstream.instances.service import Instances
+
+INSTANCES: web.AppKey[Instances] = web.AppKey("instances", Instances)
+FRAMES: web.AppKey[Frames] = web.AppKey("frames", Frames)
+LINKING: web.AppKey[Linking] = web.AppKey("linking", Linking)
+ROTATOR: web.AppKey[Rotator] = web.AppKey("rotator", Rotator)
