@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
@@ -98,19 +98,23 @@ def mask_text(text: str, literals: Iterable[str] = ()) -> str:
 
 
 class SecretFilter(logging.Filter):
-    """A handler filter that masks secrets in each record's message and traceback."""
+    """A handler filter that masks secrets in each record's message and traceback: the given
+    literal values (the configured keys) and, with `shapes`, secret-bearing paths and
+    secret-shaped words."""
 
-    def __init__(self) -> None:
+    def __init__(self, literals: Iterable[str] = (), *, shapes: bool = True) -> None:
         super().__init__()
-        self._literals: set[str] = set()
-
-    def add(self, secrets: Iterable[str]) -> None:
-        """Also mask these literal values (the configured keys) from now on."""
-        self._literals.update(s for s in secrets if s and len(s) >= _MIN_LITERAL)
+        # Longest first, so a key that contains another is masked whole.
+        self._literals = sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
+        self._shapes = shapes
 
     def _mask(self, text: str) -> str:
-        # Longest first, so a key that contains another is masked whole.
-        return mask_text(text, sorted(self._literals, key=len, reverse=True))
+        if self._shapes:
+            return mask_text(text, self._literals)
+        for literal in self._literals:
+            if literal in text:
+                text = text.replace(literal, MASK)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -127,10 +131,19 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def protect_logs(secrets: Iterable[str]) -> None:
-    """Mask these literal secrets in every log handler that carries a `SecretFilter`."""
-    values = list(secrets)
-    for handler in logging.getLogger().handlers:
-        for log_filter in handler.filters:
-            if isinstance(log_filter, SecretFilter):
-                log_filter.add(values)
+def protect_logs(secrets: Iterable[str]) -> Callable[[], None]:
+    """Mask these literal secrets in every root log handler; returns the undo.
+
+    The app installs it when it starts and removes it when it stops, so nothing of one app's
+    keys stays on handlers that outlive it (tests run many apps in one process).
+    """
+    log_filter = SecretFilter(secrets, shapes=False)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.filters.insert(0, log_filter)  # before the shapes: a key is masked whole
+
+    def remove() -> None:
+        for handler in handlers:
+            handler.removeFilter(log_filter)
+
+    return remove

@@ -220,3 +220,22 @@ async def test_body_sent_in_pieces_is_read_whole(client: TestClient) -> None:
         f"/api/get-verification-details/{verification_id}", headers={"X-SDK-Key": SDK_KEY}
     )
     assert (await resp.json())["extra_data"] == {"k": "y" * 12000}
+
+
+async def test_verification_stream_cap_names_a_verification(make_client: ClientFactory, config: Config) -> None:
+    """The cap's refusal speaks of the family's own thing, and a refused socket holds no slot."""
+    client = await make_client(config.replace(ws_max_per_instance=1, ws_max_per_client=10))
+    resp = await client.post("/api/generate-verification", headers={"X-SDK-Key": SDK_KEY}, json={})
+    verification_id = (await resp.json())["verificationId"]
+    path = f"/api/verification-events/{verification_id}"
+    first = await client.ws_connect(path, headers={"X-SDK-Key": SDK_KEY})
+    assert json.loads((await asyncio.wait_for(first.receive(), 10)).data)["status"] == "generated"
+    for _ in range(3):  # refusals reserve nothing: the count stays at the one open socket
+        refused = await client.ws_connect(path, headers={"X-SDK-Key": SDK_KEY})
+        msg = await asyncio.wait_for(refused.receive(), 10)
+        assert (msg.type, refused.close_code) == (WSMsgType.CLOSE, 1013)
+        assert msg.extra == "too many subscribers for this verification"
+    await first.close()
+    again = await client.ws_connect(path, headers={"X-SDK-Key": SDK_KEY})
+    assert json.loads((await asyncio.wait_for(again.receive(), 10)).data)["status"] == "generated"
+    await again.close()

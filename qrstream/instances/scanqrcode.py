@@ -24,9 +24,9 @@ from qrstream.instances.policies import INSTANCE_API
 from qrstream.instances.rotation import topic
 from qrstream.instances.service import Instance
 from qrstream.web.http import services
-from qrstream.web.limits import open_capped_websocket
+from qrstream.web.limits import capped_websocket
 from qrstream.web.policy import Routes
-from qrstream.web.ws import HUB, Hub, close_quietly, read_until_closed
+from qrstream.web.ws import HUB, Subscription, close_quietly
 
 
 async def _say_and_close(ws: web.WebSocketResponse, text: str) -> web.WebSocketResponse:
@@ -48,17 +48,17 @@ async def _current_text(frames: Frames, clock: Clock, instance: Instance) -> str
 class ScanTimer:
     """Ends one connection with `timeoutExpired` when nobody scanned in time."""
 
-    def __init__(self, hub: Hub, name: str, ws: web.WebSocketResponse, clock: Clock, deadline: float) -> None:
-        self._hub, self._topic, self._ws = hub, name, ws
+    def __init__(self, sub: Subscription, clock: Clock, deadline: float) -> None:
+        self._sub = sub
         self.fired = False
         self.task = asyncio.ensure_future(self._run(clock, deadline))
 
     async def _run(self, clock: Clock, deadline: float) -> None:
         await clock.sleep_until(deadline)
         self.fired = True
-        self._hub.leave(self._topic, self._ws)  # no frame after the goodbye
-        if not self._ws.closed:
-            await _say_and_close(self._ws, TIMEOUT_EXPIRED)
+        self._sub.leave()  # no frame after the goodbye
+        if not self._sub.ws.closed:
+            await _say_and_close(self._sub.ws, TIMEOUT_EXPIRED)
 
     async def stop(self) -> None:
         if self.fired:
@@ -71,38 +71,43 @@ class ScanTimer:
 async def scanqrcode(request: web.Request) -> web.StreamResponse:
     instances = request.app[INSTANCES]
     instance = await instances.authenticate(request.match_info["id"], request.match_info["token"])
+    return await stream_instance(request, instance)
+
+
+async def stream_instance(request: web.Request, instance: Instance) -> web.StreamResponse:
+    """The scanqrcode stream of `instance`, whose credentials the caller checked.
+
+    The scan timeout counts from this connection's start, whatever other connections do.
+    """
+    instances = request.app[INSTANCES]
     clock = services(request).clock
     started = clock.now()
-    ws = await open_capped_websocket(request, topic(instance.id))
-    if ws.closed:  # refused with 1013: too many subscribers for this instance or from this address
-        return ws
-    if instance.logged_in:
-        return await _say_and_close(ws, ALREADY_LOGGED)
-    hub, name = request.app[HUB], topic(instance.id)
-    hub.join(name, ws, request.transport)
-    timer: ScanTimer | None = None
-    try:
-        request.app[ROTATOR].ensure(instance.id)
-        await hub.ready(name)
-        # Read again after joining: a change announced before we listened is seen here.
-        current = await instances.get(instance.id)
-        if current is None:
-            return await _say_and_close(ws, DELETED)
-        if current.logged_in:
+    name = topic(instance.id)
+    async with capped_websocket(request, name, "instance") as ws:
+        if ws.closed:  # refused with 1013: too many subscribers for this instance or from this address
+            return ws
+        if instance.logged_in:
             return await _say_and_close(ws, ALREADY_LOGGED)
-        # Through the hub: in order with the rotation's frames, and not twice when the rotation
-        # publishes this same frame at the turn of the window.
-        sending = hub.send(name, ws, await _current_text(request.app[FRAMES], clock, current))
-        if sending is not None:
-            await sending
-        timer = ScanTimer(hub, name, ws, clock, started + services(request).config.qr_scan_timeout_s)
-        await read_until_closed(ws)
-    except (ConnectionError, RuntimeError):
-        pass  # the peer went away mid-send
-    finally:
-        hub.leave(name, ws)
-        if timer is not None:
-            await timer.stop()
+        timer: ScanTimer | None = None
+        try:
+            request.app[ROTATOR].ensure(instance.id)
+            async with request.app[HUB].subscription(name, ws, request.transport) as sub:
+                # Read again after joining: a change announced before we listened is seen here.
+                current = await instances.get(instance.id)
+                if current is None:
+                    return await _say_and_close(ws, DELETED)
+                if current.logged_in:
+                    return await _say_and_close(ws, ALREADY_LOGGED)
+                # Through the hub: in order with the rotation's frames, and not twice when the
+                # rotation publishes this same frame at the turn of the window.
+                await sub.send(await _current_text(request.app[FRAMES], clock, current))
+                timer = ScanTimer(sub, clock, started + services(request).config.qr_scan_timeout_s)
+                await sub.read_until_closed()
+        except (ConnectionError, RuntimeError):
+            pass  # the peer went away mid-send
+        finally:
+            if timer is not None:
+                await timer.stop()
     return ws
 
 

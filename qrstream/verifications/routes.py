@@ -31,10 +31,10 @@ from qrstream.verifications.service import Publish, Verifications
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
-from qrstream.web.limits import open_capped_websocket
+from qrstream.web.limits import capped_websocket
 from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
 from qrstream.web.static import page
-from qrstream.web.ws import HUB, close_quietly, envelope, read_until_closed
+from qrstream.web.ws import HUB, close_quietly, envelope
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
 
@@ -123,25 +123,17 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     verifications = request.app[VERIFICATIONS]
     verification_id = request.match_info["id"]
     await verifications.get(verification_id)  # 404 before upgrading
-    ws = await open_capped_websocket(request, topic(verification_id))
-    if ws.closed:  # refused: too many sockets for this verification or from this address
-        return ws
-    hub, name = request.app[HUB], topic(verification_id)
-    # Join before reading: a change committed after the read is then sure to reach us; the
-    # first message goes through the hub, in order with its broadcasts and never twice.
-    hub.join(name, ws, request.transport)
-    try:
-        await hub.ready(name)
-        current = await verifications.get(verification_id)
-        sending = hub.send(name, ws, dumps(current.event()))
-        if sending is not None:
-            await sending
-        if current.status in FINAL:
-            await close_quietly(ws, WSCloseCode.OK)
-        else:
-            await read_until_closed(ws)
-    finally:
-        hub.leave(name, ws)
+    name = topic(verification_id)
+    async with capped_websocket(request, name, "verification") as ws:
+        if ws.closed:  # refused: too many sockets for this verification or from this address
+            return ws
+        async with request.app[HUB].subscription(name, ws, request.transport) as sub:
+            current = await verifications.get(verification_id)  # again: now no change is missed
+            await sub.send(dumps(current.event()))
+            if current.status in FINAL:
+                await close_quietly(ws, WSCloseCode.OK)
+            else:
+                await sub.read_until_closed()
     return ws
 
 

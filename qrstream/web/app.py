@@ -56,9 +56,14 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
         services = await open_services(config, the_clock)
         app[SERVICES] = services
         app[HUB] = Hub(services.bus)
-        protect_logs((services.secrets.admin_key, *config.sdk_keys, *services.secrets.signing_keys))
-        yield
-        await services.close()
+        unprotect = protect_logs(
+            (services.secrets.admin_key, *config.sdk_keys, *services.secrets.signing_keys)
+        )
+        try:
+            yield
+        finally:
+            unprotect()
+            await services.close()
 
     app.cleanup_ctx.append(core)
     app.on_shutdown.append(close_websockets)

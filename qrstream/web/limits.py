@@ -6,14 +6,15 @@ the client address for each *failed* guess and, once the bucket of that purpose 
 empty, answers 429 with `Retry-After` before the handler runs. Normal use never
 fails, so it is never limited.
 
-Websockets: `open_capped_websocket(request, group)` upgrades like `open_websocket`,
-but closes at once with 1013 and a reason when the group (one instance, one
-verification) or the client address already has its maximum of open sockets.
+Websockets: `async with capped_websocket(request, group, noun) as ws:` upgrades like
+`open_websocket`, but closes at once with 1013 and a reason when the group (one
+instance, one verification: the `noun`) or the client address already has its
+maximum of open sockets. A slot is a reserved count, released when the block ends.
 """
 
 from __future__ import annotations
 
-import weakref
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -73,71 +74,58 @@ WS_SLOTS: web.AppKey[WsSlots] = web.AppKey("ws_slots")
 
 
 class WsSlots:
-    """Open websockets by group and by client address, to cap both."""
+    """Open websockets counted by group and by client address, to cap both."""
 
     def __init__(self, per_group: int, per_client: int) -> None:
         self.per_group = per_group
         self.per_client = per_client
-        self._groups: dict[str, weakref.WeakSet[web.WebSocketResponse]] = {}
-        self._clients: dict[str, weakref.WeakSet[web.WebSocketResponse]] = {}
+        self._groups: Counter[str] = Counter()
+        self._clients: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
 
-    @staticmethod
-    def _open_count(table: dict[str, weakref.WeakSet[web.WebSocketResponse]], key: str, cap: int) -> int:
-        sockets = table.get(key)
-        if sockets is None:
-            return 0
-        if len(sockets) >= cap:  # only near the cap is it worth dropping the closed ones
-            for ws in [ws for ws in sockets if ws.closed]:
-                sockets.discard(ws)
-        if not sockets:
-            del table[key]
-            return 0
-        return len(sockets)
-
-    def refusal(self, group: str, client: str) -> str | None:
-        """Why one more socket may not open, or None when it may."""
-        if self.per_group and self._open_count(self._groups, group, self.per_group) >= self.per_group:
-            return "too many subscribers for this instance"
-        if self.per_client and self._open_count(self._clients, client, self.per_client) >= self.per_client:
+    def reserve(self, group: str, client: str, noun: str) -> str | None:
+        """Take a slot for one more socket; or, when full, say why (nothing is taken)."""
+        if self.per_group and self._groups[group] >= self.per_group:
+            return f"too many subscribers for this {noun}"
+        if self.per_client and self._clients[client] >= self.per_client:
             return "too many websockets from this address"
+        self._groups[group] += 1
+        self._clients[client] += 1
         return None
 
-    def add(self, group: str, client: str, ws: web.WebSocketResponse) -> None:
-        self._groups.setdefault(group, weakref.WeakSet()).add(ws)
-        self._clients.setdefault(client, weakref.WeakSet()).add(ws)
-
-    def remove(self, group: str, client: str, ws: web.WebSocketResponse) -> None:
+    def release(self, group: str, client: str) -> None:
         for table, key in ((self._groups, group), (self._clients, client)):
-            sockets = table.get(key)
-            if sockets is not None:
-                sockets.discard(ws)
-                if not sockets:
-                    del table[key]
+            table[key] -= 1
+            if table[key] <= 0:
+                del table[key]
+
+    def open_in(self, group: str) -> int:
+        return self._groups[group]
 
 
-async def open_capped_websocket(request: web.Request, group: str) -> web.WebSocketResponse:
+@contextlib.asynccontextmanager
+async def capped_websocket(
+    request: web.Request, group: str, noun: str
+) -> AsyncIterator[web.WebSocketResponse]:
     """Upgrade (house settings, 1001 on shutdown) unless `group` or this client is full.
 
-    When full, the socket is opened and at once closed with 1013 (try again later) and
-    a reason; the caller checks `ws.closed` and returns the socket as it is.
+    When full, the socket is opened and at once closed with 1013 (try again later) and a
+    reason naming the `noun` (`instance`, `verification`); the caller checks `ws.closed`
+    and returns the socket as it is. The slot is held until the block ends.
     """
     slots = request.app[WS_SLOTS]
     client = client_key(request)
-    reason = slots.refusal(group, client)
+    reason = slots.reserve(group, client, noun)
     if reason is not None:
         slots.refused[reason] += 1
         ws = await open_websocket(request)
         await close_quietly(ws, WSCloseCode.TRY_AGAIN_LATER, reason.encode())
-        return ws
-    ws = web.WebSocketResponse()  # placeholder holding the slot while the real one is prepared
-    slots.add(group, client, ws)
+        yield ws
+        return
     try:
-        real = await open_websocket(request)
+        yield await open_websocket(request)
     finally:
-        slots.remove(group, client, ws)
-    slots.add(group, client, real)
-    return real
+        slots.release(group, client)
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,10 @@ skips, so one slow client never stalls the others.
 
 Bus messages on hub topics are envelopes made by `envelope()`: the text to send
 and whether it is final (the sockets are then closed with 1000).
+
+Every stream runs one sequence, `async with hub.subscription(topic, ws, transport) as sub:`
+join, wait until the bus delivers the topic here, (the caller re-reads its state and
+`await sub.send(first)`), read until closed, leave.
 """
 
 from __future__ import annotations
@@ -17,8 +21,7 @@ import contextlib
 import json
 import logging
 import struct
-import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +109,22 @@ class Hub:
     def topics(self) -> list[str]:
         return list(self._rooms)
 
+    @contextlib.asynccontextmanager
+    async def subscription(
+        self, topic: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None
+    ) -> AsyncIterator[Subscription]:
+        """Join `topic`, wait until the bus delivers it here, and leave on the way out.
+
+        Inside, a state read is sure to see every change announced after it (so the caller
+        re-reads, then sends its first message with `sub.send`, in order with broadcasts).
+        """
+        self.join(topic, ws, transport if isinstance(transport, asyncio.Transport) else None)
+        try:
+            await self.ready(topic)
+            yield Subscription(self, topic, ws)
+        finally:
+            self.leave(topic, ws)
+
     async def ready(self, topic: str) -> None:
         """After `join`: return once the bus delivers `topic` here (on Redis the subscription is
         confirmed asynchronously), so a state read after it cannot miss a later announcement."""
@@ -186,6 +205,28 @@ class Hub:
             await asyncio.gather(*(close_quietly(m.ws, WSCloseCode.OK) for m in list(room.members.values())))
 
 
+class Subscription:
+    """One socket's place in a hub topic (see `Hub.subscription`)."""
+
+    __slots__ = ("_hub", "topic", "ws")
+
+    def __init__(self, hub: Hub, topic: str, ws: web.WebSocketResponse) -> None:
+        self._hub, self.topic, self.ws = hub, topic, ws
+
+    async def send(self, text: str) -> None:
+        """Send `text` to this socket only, in order with the topic's broadcasts (once)."""
+        sending = self._hub.send(self.topic, self.ws, text)
+        if sending is not None:
+            await sending
+
+    def leave(self) -> None:
+        """Receive no more broadcasts (before a goodbye of this socket's own)."""
+        self._hub.leave(self.topic, self.ws)
+
+    async def read_until_closed(self) -> None:
+        await read_until_closed(self.ws)
+
+
 @dataclass(eq=False)
 class _Reader:
     """A handler inside `read_until_closed`: other tasks ask it to close, it tells when done."""
@@ -194,16 +235,21 @@ class _Reader:
     done: asyncio.Future[None]
 
 
-# Sockets whose handler is reading now. aiohttp's close() called from another task while the
-# handler reads drops the connection without waiting for the peer's close reply (the peer then
-# reports 1006, not our code), so such a close is handed to the reading handler instead.
-_READERS: weakref.WeakKeyDictionary[web.WebSocketResponse, _Reader] = weakref.WeakKeyDictionary()
+class HouseSocket(web.WebSocketResponse):
+    """A websocket with the house settings, and the state of the handler reading it.
+
+    aiohttp's close() called from another task while the handler reads drops the connection
+    without waiting for the peer's close reply (the peer then reports 1006, not our code), so
+    such a close is handed to the reading handler, found here on the socket itself.
+    """
+
+    reader: _Reader | None = None
 
 
 async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b"") -> None:
     """Close `ws` with a complete close handshake, bounded in time; a peer already gone is
     not an error. Any task may call it: a handler reading in `read_until_closed` does the close."""
-    reader = _READERS.get(ws)
+    reader = ws.reader if isinstance(ws, HouseSocket) else None
     with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
         if reader is None:
             await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
@@ -216,7 +262,7 @@ async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b
 async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     """Upgrade with the house settings: heartbeat on, no per-message compression,
     registered for the 1001 goodbye on shutdown."""
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
+    ws = HouseSocket(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
     await ws.prepare(request)
     request.app[WEBSOCKETS].add(ws)
     return ws
@@ -233,7 +279,9 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
     """
     loop = asyncio.get_running_loop()
     reader = _Reader(loop.create_future(), loop.create_future())
-    _READERS[ws] = reader
+    house = ws if isinstance(ws, HouseSocket) else None
+    if house is not None:
+        house.reader = reader
     receive: asyncio.Task[Any] | None = None
     try:
         while True:
@@ -253,6 +301,7 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
     finally:
         if receive is not None and not receive.done():
             receive.cancel()
-        _READERS.pop(ws, None)
+        if house is not None:
+            house.reader = None
         if not reader.done.done():
             reader.done.set_result(None)
