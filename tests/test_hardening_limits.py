@@ -222,7 +222,9 @@ async def test_body_sent_in_pieces_is_read_whole(client: TestClient) -> None:
     assert (await resp.json())["extra_data"] == {"k": "y" * 12000}
 
 
-async def test_verification_stream_cap_names_a_verification(make_client: ClientFactory, config: Config) -> None:
+async def test_verification_stream_cap_names_a_verification(
+    make_client: ClientFactory, config: Config
+) -> None:
     """The cap's refusal speaks of the family's own thing, and a refused socket holds no slot."""
     client = await make_client(config.replace(ws_max_per_instance=1, ws_max_per_client=10))
     resp = await client.post("/api/generate-verification", headers={"X-SDK-Key": SDK_KEY}, json={})
