@@ -40,8 +40,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _prog() -> str:
+    """The name the user started us by: `run.py`, `qrstream` (the installed command) or `python -m`."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name in ("", "__main__.py"):
+        return "python -m qrstream"
+    return name
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="run.py", description="Serve qrstream.")
+    parser = _Parser(prog=_prog(), description="Serve qrstream.")
     parser.add_argument("--host", help="listen address (QRSTREAM_HOST, default 127.0.0.1)")
     parser.add_argument("--port", help="listen port, 0 picks a free one (QRSTREAM_PORT, default 8080)")
     parser.add_argument("--db", help="SQLite file or postgresql:// URL (QRSTREAM_DB)")
@@ -136,11 +144,19 @@ def _listen_url(config: Config) -> str:
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
+    """Entry point of `run.py`, `python -m qrstream` and the installed `qrstream` command (whose
+    wrapper passes the returned exit status to `sys.exit`)."""
+    # Until the server installs its own handlers, SIGTERM stops it like Ctrl-C: exit 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        config, args = build_config(
-            sys.argv[1:] if argv is None else argv, os.environ if env is None else env
-        )
+        return _main(sys.argv[1:] if argv is None else argv, os.environ if env is None else env)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM before the server took the signals over
+        return 0
+
+
+def _main(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    try:
+        config, args = build_config(argv, env)
     except ConfigError as exc:
         print(f"qrstream: error: {exc}", file=sys.stderr)
         return 2
@@ -150,5 +166,3 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except ConfigError as exc:
         print(f"qrstream: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 0

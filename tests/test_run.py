@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -12,7 +15,7 @@ import pytest
 
 from qrstream.cli import build_config
 from qrstream.config import ConfigError
-from tests.serverproc import ServerProcess, error_line
+from tests.serverproc import ROOT, ServerProcess, error_line, read_ready_line
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -106,3 +109,59 @@ def test_not_a_database_file_is_exit_2(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
     error_line(["--port", "0", "--db", str(junk)], timeout=30)
+
+
+def _installed_command() -> Path:
+    """The `qrstream` command that installing the project put beside this Python."""
+    command = Path(sys.executable).parent / "qrstream"
+    assert command.exists(), f"{command} is missing: reinstall the project (python3 run.py test)"
+    return command
+
+
+def _flags(help_text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", help_text))
+
+
+def test_installed_command_has_the_options_of_run_py() -> None:
+    """`pip install .` gives a `qrstream` command ([project.scripts]) with run.py's options."""
+    installed = subprocess.run(
+        [str(_installed_command()), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.startswith("usage: qrstream "), installed.stdout
+    launcher = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert launcher.returncode == 0, launcher.stderr
+    assert launcher.stdout.startswith("usage: run.py "), launcher.stdout
+    assert _flags(installed.stdout) == _flags(launcher.stdout)
+    assert {"--port", "--db", "--bus", "--public-url", "--demo"} <= _flags(installed.stdout)
+
+
+def test_installed_command_serves_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    """The installed command starts the server (its ready line, /healthz) and exits 0 on SIGTERM;
+    a bad option is one line on stderr and exit 2, as with run.py."""
+    command = str(_installed_command())
+    proc = subprocess.Popen(
+        [command, "--port", "0", "--db", str(tmp_path / "a.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,  # not the project root: it runs from anywhere
+    )
+    try:
+        assert proc.stdout is not None
+        url = read_ready_line(proc.stdout, 30)
+        assert url is not None, proc.communicate(timeout=30)[1]
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
+            assert json.load(resp) == {"status": "ok"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+    refused = subprocess.run([command, "--port", "http"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+    assert refused.stderr.startswith("qrstream: error:"), refused.stderr
