@@ -32,6 +32,16 @@ def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting: `1` (or true/yes/on) is on; empty (or 0/false/no/off) is off."""
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def check_http_url(value: str, name: str, *, base: bool = False) -> str:
     """Return `value` (without a trailing slash) if `urls.is_http_url` accepts it, else raise ConfigError."""
     if not is_http_url(value, base=base):
@@ -54,6 +64,8 @@ class Config:
     qr_refresh_s: float = 20.0
     qr_scan_timeout_s: float = 100.0
     webhook_url: str | None = None
+    # Instance webhooks may reach loopback, private and link-local addresses (development, tests).
+    webhook_allow_private: bool = False
     offline_ttl_s: float = 3600.0
     verification_ttl_s: float = 3600.0
     webhook_give_up_s: float = 86400.0
@@ -91,6 +103,7 @@ class Config:
             qr_refresh_s=_number(env, "QRSTREAM_QR_REFRESH_S", 20.0, minimum=0.5),
             qr_scan_timeout_s=_number(env, "QRSTREAM_QR_SCAN_TIMEOUT_S", 100.0, minimum=0.1),
             webhook_url=check_http_url(webhook_url, "QRSTREAM_WEBHOOK_URL") if webhook_url else None,
+            webhook_allow_private=_flag(env, "QRSTREAM_WEBHOOK_ALLOW_PRIVATE"),
             offline_ttl_s=_number(env, "QRSTREAM_OFFLINE_TTL_S", 3600.0, minimum=1),
             verification_ttl_s=_number(env, "QRSTREAM_VERIFICATION_TTL_S", 3600.0, minimum=1),
             webhook_give_up_s=_number(env, "QRSTREAM_WEBHOOK_GIVE_UP_S", 86400.0, minimum=1),

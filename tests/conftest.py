@@ -59,6 +59,7 @@ def config(db_path: str, backend: str, request: pytest.FixtureRequest) -> Config
         admin_key=ADMIN_KEY,
         sdk_keys=(SDK_KEY,),
         signing_keys=("signing-key-one", "signing-key-two"),
+        webhook_allow_private=True,  # the tests' webhook receivers listen on loopback
     )
     if backend == "scaleout":
         return base.replace(

@@ -26,6 +26,7 @@ def base_env(db: str) -> dict[str, str]:
         "QRSTREAM_SDK_KEYS": SDK_KEY,
         "QRSTREAM_SIGNING_KEYS": SIGNING_KEYS,
         "QRSTREAM_RENDER_WORKERS": "0",
+        "QRSTREAM_WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' webhook receivers listen on loopback
     }
 
 
