@@ -134,6 +134,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (instance_id, name)
     );
     """,
+    # 7: the SHA-256 (hex) of the resumeToken that `start` handed the portal's browser; NULL until started
+    """
+    ALTER TABLE verifications ADD COLUMN resume_hash TEXT;
+    """,
 ]
 
 

@@ -8,10 +8,13 @@ A failed try is retried after an exponential backoff with full jitter, until the
 answers 2xx or `give_up_s` has passed since the notification was made; then it is kept as
 `failed` (listed for the admin) and logged once. Before each try the destination is read
 again: a removed URL gets nothing more, a changed one gets the rest, and the instance's
-`webhookUrlToken` as it is then goes in the `Authorization` header.
+`webhookUrlToken` as it is then goes in the `Authorization` header. A destination that the
+address policy refuses (`qrstream.destinations`; `DestinationNotAllowed` from the POST) fails
+at once and for good: no retry can change where it leads.
 
-The HTTP POST is injected (`Post`), so this module knows no transport; all waiting is on
-the injected `Clock`, and the jitter comes from an injectable `random.Random`.
+The HTTP POST is injected (`Post`; instance webhooks may get a guarded one of their own), so
+this module knows no transport; all waiting is on the injected `Clock`, and the jitter comes
+from an injectable `random.Random`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qrstream.clock import Clock
+from qrstream.destinations import NOT_ALLOWED
 from qrstream.redact import mask_path
 from qrstream.signing import hmac_hex
 from qrstream.store import Database, Row
@@ -50,6 +54,10 @@ def authorization(token: str) -> str:
 
 class DeliveryError(Exception):
     """The receiver could not be reached, or did not answer in time."""
+
+
+class DestinationNotAllowed(DeliveryError):
+    """The destination resolves to an address webhooks may not reach: trying again cannot help."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class WebhookSender:
         signing_key: str,
         policy: RetryPolicy,
         default_url: str = "",
+        instance_post: Post | None = None,
         rng: random.Random | None = None,
         poll_s: float = 1.0,
         lease_s: float = 60.0,
@@ -110,6 +119,7 @@ class WebhookSender:
         self.policy = policy
         self.rng = rng if rng is not None else random.Random()
         self._post = post
+        self._instance_post = instance_post if instance_post is not None else post
         self._signing_key = signing_key
         self._default_url = default_url
         self._poll_s = poll_s
@@ -228,8 +238,12 @@ class WebhookSender:
         if credentials:
             headers["Authorization"] = credentials
         error: str | None = None
+        final = False
+        post = self._post if delivery["instance_id"] is None else self._instance_post
         try:
-            status = await self._post(url, body, headers)
+            status = await post(url, body, headers)
+        except DestinationNotAllowed:
+            error, final = NOT_ALLOWED, True
         except DeliveryError as exc:
             error = str(exc) or type(exc).__name__
         else:
@@ -241,13 +255,19 @@ class WebhookSender:
             return
         attempts = int(delivery["attempts"]) + 1
         created_at = float(delivery["created_at"])
-        when = self.policy.next_try(
-            created_at=created_at, now=now, attempts=attempts, jitter=self.rng.random()
-        )
+        when = None
+        if not final:
+            when = self.policy.next_try(
+                created_at=created_at, now=now, attempts=attempts, jitter=self.rng.random()
+            )
         if when is not None:
             await rows.retry_at(self.db, did, owner, url=url, when=when, error=error)
             return
-        if await rows.gave_up(self.db, did, owner, url=url, now=now, error=error):
+        if not await rows.gave_up(self.db, did, owner, url=url, now=now, error=error):
+            return
+        if final:
+            log.warning("webhook %s to %s not sent: %s", delivery["receipt_id"], loggable_url(url), error)
+        else:
             log.warning(
                 "webhook %s to %s given up after %d tries over %.0f s; last error: %s",
                 delivery["receipt_id"],
