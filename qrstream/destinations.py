@@ -112,3 +112,18 @@ def host_refusal(host: str) -> str | None:
     """
     address = literal_address(host)
     return refusal(address) if address is not None else None
+
+
+def host_problem(host: str, *, allow_private: bool) -> str | None:
+    """What is wrong with an instance webhook URL's host, as the end of a sentence about the
+    field ("must not point to a loopback address"), or None when it may be saved."""
+    address = literal_address(host)
+    if address is None:
+        return None
+    if address.version == 4 and host != str(address):
+        # aiohttp refuses to connect to 2130706433, 127.1 and the like: no POST could ever arrive.
+        return "must write an IPv4 address as four decimal numbers"
+    kind = refusal(address)
+    if kind is not None and not allow_private:
+        return f"must not point to a {kind} address"
+    return None

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from qrstream.destinations import host_refusal, is_allowed, literal_address, refusal
+from qrstream.destinations import host_problem, host_refusal, is_allowed, literal_address, refusal
 
 # One address from each refused range, and the kind it is refused as.
 REFUSED = [
@@ -109,3 +109,24 @@ def test_names_are_not_literals(host: str) -> None:
 def test_host_refusal(host: str, kind: str | None) -> None:
     """A literal host is refused by the kind of its address; a public one is not."""
     assert host_refusal(host) == kind
+
+
+@pytest.mark.parametrize(
+    ("host", "allow_private", "problem"),
+    [
+        ("127.0.0.1", False, "must not point to a loopback address"),
+        ("127.0.0.1", True, None),
+        ("::ffff:a9fe:a9fe", False, "must not point to a link-local address"),
+        ("2130706433", False, "must write an IPv4 address as four decimal numbers"),
+        (
+            "134744072",
+            True,
+            "must write an IPv4 address as four decimal numbers",
+        ),  # 8.8.8.8: aiohttp refuses it
+        ("8.8.8.8", False, None),
+        ("localhost", False, None),
+    ],
+)
+def test_host_problem(host: str, allow_private: bool, problem: str | None) -> None:
+    """What setSettings says about a host: internal literals unless allowed; numeric forms never."""
+    assert host_problem(host, allow_private=allow_private) == problem

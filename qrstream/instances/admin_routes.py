@@ -13,7 +13,7 @@ from qrstream.errors import NotFound
 from qrstream.instances.keys import INSTANCES
 from qrstream.instances.service import Instance, check_webhook_url, parse_id
 from qrstream.web.auth import require_admin
-from qrstream.web.http import json_response, read_json_object
+from qrstream.web.http import json_response, read_json_object, services
 from qrstream.web.policy import ADMIN, Routes
 
 
@@ -38,7 +38,9 @@ async def create_instance(request: web.Request) -> web.Response:
     require_admin(request)
     body = await read_json_object(request, allow_empty=True)
     raw_url = body.get("webhookUrl")
-    url = check_webhook_url("" if raw_url is None else raw_url)
+    url = check_webhook_url(
+        "" if raw_url is None else raw_url, allow_private=services(request).config.webhook_allow_private
+    )
     instance = await request.app[INSTANCES].create(url)
     return json_response({"idInstance": instance.id, "apiTokenInstance": instance.token}, status=201)
 

@@ -32,10 +32,17 @@ TOKEN_VALUE: Json = {
     " it is when it starts with a scheme and a space (`Basic …`). Never logged.",
 }
 _STORED: dict[str, Json] = {**dict.fromkeys(settings.FLAGS, FLAG), settings.DELAY: DELAY}
+WEBHOOK_URL = (
+    "An absolute http(s) URL ('' for none). A host that is a literal loopback, private, link-local,"
+    " shared (100.64/10), multicast or unspecified address is refused with 400 unless"
+    " QRSTREAM_WEBHOOK_ALLOW_PRIVATE=1; a name is accepted, and a delivery to a name resolving to such"
+    " an address fails at once ('destination not allowed' in /admin/webhooks/failed)."
+)
+
 SETTINGS_INPUT = obj(
     {},
     {
-        "webhookUrl": {"type": ["string", "null"], "description": "Absolute http(s) URL; '' for none."},
+        "webhookUrl": {"type": ["string", "null"], "description": WEBHOOK_URL},
         "webhookUrlToken": {**TOKEN_VALUE, "type": ["string", "null"]},
         "stateWebhook": {**FLAG, "description": "`no`: no stateInstanceChanged notifications."},
         **_STORED,
@@ -182,7 +189,8 @@ def admin_paths() -> dict[str, Json]:
                 "summary": "Create an instance",
                 "security": ADMIN,
                 "requestBody": json_body(
-                    obj({}, {"webhookUrl": {"type": "string", "format": "uri"}}), required=False
+                    obj({}, {"webhookUrl": {"type": "string", "format": "uri", "description": WEBHOOK_URL}}),
+                    required=False,
                 ),
                 "responses": {
                     "201": json_ok(

@@ -8,6 +8,7 @@ context that makes the family's services.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -108,7 +109,10 @@ async def delete_notification(request: web.Request) -> web.Response:
 async def set_settings(request: web.Request) -> web.Response:
     """Green API's setSettings: any subset of the known settings, all checked before any is saved."""
     instance = await _instance(request)
-    change = instance_settings.parse(await read_json_object(request), check_webhook_url)
+    check_url = functools.partial(
+        check_webhook_url, allow_private=services(request).config.webhook_allow_private
+    )
+    change = instance_settings.parse(await read_json_object(request), check_url)
     await request.app[INSTANCES].save_settings(instance, change)
     return json_response({"saveSettings": True})
 

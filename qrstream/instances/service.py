@@ -12,7 +12,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
+from qrstream.destinations import host_problem
 from qrstream.errors import BadRequest, NotFound, Unauthorized
 from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import DELETED, record_change
@@ -79,8 +81,9 @@ class Announcer(Protocol):
         ...
 
 
-def check_webhook_url(value: object, field: str = "webhookUrl") -> str:
-    """An absolute http(s) URL, or "" for none; BadRequest otherwise."""
+def check_webhook_url(value: object, field: str = "webhookUrl", *, allow_private: bool) -> str:
+    """An absolute http(s) URL, or "" for none; BadRequest otherwise. Unless `allow_private`
+    (QRSTREAM_WEBHOOK_ALLOW_PRIVATE), a literal internal address is refused (`destinations`)."""
     if not isinstance(value, str):
         raise BadRequest(f"{field} must be a string", field=field)
     value = value.strip()
@@ -88,6 +91,9 @@ def check_webhook_url(value: object, field: str = "webhookUrl") -> str:
     # which would otherwise be retried for a day as undeliverable webhooks.
     if value and not is_http_url(value):
         raise BadRequest(f"{field} must be an absolute http(s) URL", field=field)
+    problem = host_problem(urlsplit(value).hostname or "", allow_private=allow_private) if value else None
+    if problem is not None:
+        raise BadRequest(f"{field} {problem}", field=field)
     return value
 
 

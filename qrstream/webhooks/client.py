@@ -1,4 +1,8 @@
-"""The webhook sender's HTTP side: one aiohttp ClientSession, one bounded POST per try."""
+"""The webhook sender's HTTP side: an aiohttp ClientSession, one bounded POST per try.
+
+A guarded session (for instance webhooks) connects only where `qrstream.destinations` allows,
+through `qrstream.webhooks.guard`; a refusal comes out of its POST as `DestinationNotAllowed`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,23 @@ from collections.abc import Mapping
 import aiohttp
 
 from qrstream import __version__
-from qrstream.webhooks.sender import DeliveryError, Post
+from qrstream.webhooks.guard import GuardedResolver, guarded_socket, refused
+from qrstream.webhooks.sender import DeliveryError, DestinationNotAllowed, Post
 
 USER_AGENT = f"qrstream-webhooks/{__version__}"
 
 
-def client_session(concurrency: int) -> aiohttp.ClientSession:
-    """A session for webhook POSTs: at most `concurrency` connections, no cookies kept."""
+def client_session(concurrency: int, *, guarded: bool = False) -> aiohttp.ClientSession:
+    """A session for webhook POSTs: at most `concurrency` connections, no cookies kept; `guarded`:
+    only to addresses the destination policy allows, every resolved and connected one checked."""
+    if guarded:
+        connector = aiohttp.TCPConnector(
+            limit=concurrency, limit_per_host=0, resolver=GuardedResolver(), socket_factory=guarded_socket
+        )
+    else:
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0)
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=0),
+        connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
         headers={"User-Agent": USER_AGENT},
     )
@@ -35,6 +47,8 @@ def make_post(session: aiohttp.ClientSession, timeout_s: float = 10.0) -> Post:
         except TimeoutError:  # asyncio.TimeoutError is TimeoutError since 3.11
             raise DeliveryError(f"no answer within {timeout_s:g} s") from None
         except aiohttp.ClientConnectorError as exc:
+            if refused(exc) is not None:
+                raise DestinationNotAllowed() from None
             # Its text names host and port only, never the path or query (which may hold a secret).
             raise DeliveryError(f"cannot connect: {exc.os_error.strerror or exc.os_error}") from None
         except (aiohttp.ClientError, ValueError, OSError) as exc:
@@ -45,4 +59,4 @@ def make_post(session: aiohttp.ClientSession, timeout_s: float = 10.0) -> Post:
     return post
 
 
-__all__ = ["USER_AGENT", "DeliveryError", "client_session", "make_post"]
+__all__ = ["USER_AGENT", "DeliveryError", "DestinationNotAllowed", "client_session", "make_post"]

@@ -29,11 +29,20 @@ MAX_LIST = 1000
 async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the sender (after the store opened), stop it before the store closes."""
     svc = app[SERVICES]
+    # The operator's own QRSTREAM_WEBHOOK_URL goes anywhere; instance webhooks (chosen by whoever
+    # holds an instance token) only where the destination policy allows, unless lifted.
     session = client_session(CONCURRENCY)
+    sessions = [session]
+    instance_post = None
+    if not svc.config.webhook_allow_private:
+        guarded = client_session(CONCURRENCY, guarded=True)
+        sessions.append(guarded)
+        instance_post = make_post(guarded, TIMEOUT_S)
     sender = WebhookSender(
         db=svc.db,
         clock=svc.clock,
         post=make_post(session, TIMEOUT_S),
+        instance_post=instance_post,
         signing_key=svc.secrets.signing_key,
         policy=RetryPolicy(
             max_backoff_s=svc.config.webhook_max_backoff_s, give_up_s=svc.config.webhook_give_up_s
@@ -50,7 +59,8 @@ async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
         svc.pending_hooks.remove(sender.notify_pending)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await session.close()
+        for each in sessions:
+            await each.close()
 
 
 def _failed_json(row: Row) -> dict[str, Any]:
