@@ -6,7 +6,7 @@ choice of where the server sends a POST. Two checks keep that from reaching insi
 - at save time, a host that is a literal address (in any form the system's resolver reads as
   one: `[::1]`, `::ffff:127.0.0.1`, `2130706433`, `0x7f.1`, `017700000001`) is refused;
 - at delivery, every address a name resolves to, and the address actually connected to, is
-  checked again (`qrstream.web.webhook_client`), so a name (or a DNS answer that changes
+  checked again (`qrstream.webhooks.client`), so a name (or a DNS answer that changes
   between save and send) cannot get round the first.
 
 The ranges are the standard library's (`ipaddress` flags), plus the shared address space of

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
 
-from qrstream.webhooks.guard import DestinationRefused, GuardedResolver, guarded_socket, refused
+from qrstream.webhooks.client import DestinationRefused, GuardedResolver, guarded_socket, refused
 
 
 class Answers(AbstractResolver):

@@ -3,6 +3,7 @@ receiver on loopback; QRSTREAM_WEBHOOK_ALLOW_PRIVATE lifts it, QRSTREAM_WEBHOOK_
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -167,15 +168,19 @@ async def test_a_name_resolving_to_loopback_fails_for_good(
     instance = await new_instance(client, admin_headers, url)
     await reboot_notifies(client, instance)
 
-    async def listed() -> bool:
-        return len(await failed_list(client, admin_headers)) == 1
+    def listed(count: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(await failed_list(client, admin_headers)) == count
 
-    await drive(clock, listed, receiver=receiver, step=0)
+        return check
+
+    await drive(clock, listed(1), receiver=receiver, step=0)  # no time passes: not a retry's wait
     [failed] = await failed_list(client, admin_headers)
     assert failed["lastError"] == "destination not allowed"
     assert failed["attempts"] == 1 and failed["gaveUpAt"] == failed["createdAt"]
     assert failed["url"] == url and failed["idInstance"] == instance[0]
-    # Five hours on: no retry comes; the reboot's end (back to notAuthorized) is refused the same way.
+    # The reboot's end (back to notAuthorized) is refused the same way; five hours on, no retry came.
+    await drive(clock, listed(2), receiver=receiver, step=1.0)
     await linger(clock, receiver, 5, step=3600.0)
     assert receiver.hits == []
     later = await failed_list(client, admin_headers)
