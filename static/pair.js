@@ -1,6 +1,8 @@
 // The pairing page: credentials from the form or the URL fragment, the live QR over the
 // instance's `scanqrcode` websocket, a countdown to the next code, reconnection with
 // capped, jittered exponential backoff, and the outcome in words.
+// Served at /p/<ticket> (data-mode="link" on <main>) it is a pairing link's page: it never
+// has the instance's token, only watches `/p/<ticket>/scanqrcode`, and offers nothing else.
 "use strict";
 
 (() => {
@@ -22,12 +24,21 @@
   const countdown = $("countdown");
   const countdownBar = $("countdown-bar");
   const webhooks = $("webhooks");
+  const shareBox = $("share");
+  const shareUrl = $("share-url");
+  const shareNote = $("share-note");
+  const linkMode = main.dataset.mode === "link";
+  const LINK_EXPIRED = "Pairing link expired"; // the server's word for a dead ticket
   const buttons = {
     newQr: $("new-qr"),
     logout: $("logout"),
     reconnectNow: $("reconnect-now"),
+    shareLink: $("share-link"),
+    copyLink: $("copy-link"),
     change: $("change"),
   };
+  // What a pairing link's page never offers: it holds no credentials.
+  const holderOnly = [buttons.logout, buttons.change, buttons.shareLink, buttons.copyLink];
 
   let creds = null; // {id, token}: kept in memory only, never in storage or the address bar
   let socket = null;
@@ -50,7 +61,8 @@
 
   const socketUrl = () => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    return `${scheme}://${location.host}${apiUrl("scanqrcode")}`;
+    const path = linkMode ? `${location.pathname}/scanqrcode` : apiUrl("scanqrcode");
+    return `${scheme}://${location.host}${path}`;
   };
 
   function say(state, text) {
@@ -59,6 +71,12 @@
   }
 
   function show(...visible) {
+    if (linkMode) {
+      visible = visible.filter((button) => !holderOnly.includes(button));
+    } else {
+      visible.push(buttons.shareLink);
+      if (!shareBox.hidden) visible.push(buttons.copyLink);
+    }
     for (const button of Object.values(buttons)) button.hidden = !visible.includes(button);
   }
 
@@ -119,6 +137,8 @@
   function showForm() {
     stop();
     pairing.hidden = true;
+    shareBox.hidden = true;
+    shareUrl.value = "";
     form.hidden = false;
   }
 
@@ -133,7 +153,7 @@
   // ---- the connection ----------------------------------------------------------------
 
   function start(id, token) {
-    creds = { id, token };
+    creds = id === null ? null : { id, token };
     failures = 0;
     form.hidden = true;
     pairing.hidden = false;
@@ -149,19 +169,31 @@
     show(buttons.change);
     say("connecting", "Connecting…");
     // A refused websocket upgrade looks the same as a server that is away, so ask over HTTP
-    // first: a 401 means the credentials are wrong and retrying will not help.
+    // first: a 401 means the credentials are wrong (a 410, the link is dead) and retrying will
+    // not help. A pairing link's page asks for itself: the ticket opens nothing else.
     let answer;
     try {
-      answer = await fetch(apiUrl("getStateInstance"), { cache: "no-store" });
+      answer = linkMode
+        ? await fetch(location.pathname, { method: "HEAD", cache: "no-store" })
+        : await fetch(apiUrl("getStateInstance"), { cache: "no-store" });
     } catch {
       if (mine === session) retryLater();
       return;
     }
     if (mine !== session) return;
+    if (linkMode && answer.status === 410) return linkExpired();
     if (answer.status === 401) return badCredentials();
     if (!answer.ok) return retryLater();
     openSocket(mine);
-    showWebhooks(mine);
+    if (!linkMode) showWebhooks(mine);
+  }
+
+  function linkExpired() {
+    stop();
+    finished = true;
+    qrBox.hidden = true;
+    show();
+    say("expired", "This pairing link has expired. Ask whoever sent it for a new one.");
   }
 
   // Whether this instance's state changes are notified (Green API's stateWebhook setting).
@@ -243,6 +275,10 @@
         finished = true;
         return timedOut();
       case "error":
+        if (linkMode && message.message === LINK_EXPIRED) {
+          finished = true;
+          return linkExpired();
+        }
         return say("error", `The server could not make a QR code: ${message.message}. Waiting for the next one…`);
       default:
         return undefined;
@@ -276,10 +312,11 @@
     qrBox.hidden = true;
     say("authorized", phone ? `Authorized as +${phone}` : "Authorized");
     show(buttons.logout, buttons.change);
-    buttons.logout.focus();
+    if (!linkMode) buttons.logout.focus();
   }
 
   async function alreadyLogged() {
+    if (linkMode) return authorized(""); // the number is the token holder's to read
     const mine = session;
     let phone = "";
     try {
@@ -321,6 +358,48 @@
     return connect();
   }
 
+  // ---- sharing a watch-only link -------------------------------------------------------
+
+  async function shareLink() {
+    shareNote.textContent = "Making a pairing link…";
+    shareBox.hidden = false;
+    let answer;
+    try {
+      answer = await fetch(apiUrl("createPairingLink"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+        cache: "no-store",
+      });
+    } catch {
+      answer = null;
+    }
+    if (!answer || !answer.ok) {
+      shareNote.textContent = "Could not make a pairing link: the server did not answer. Try again.";
+      return;
+    }
+    const link = await answer.json();
+    shareUrl.value = link.url;
+    const until = new Date(link.expiresAt).toLocaleString();
+    shareNote.textContent =
+      `Whoever opens it sees this QR code and can link a phone, nothing more. It works until ${until}, ` +
+      "or until the instance is authorized or logged out.";
+    buttons.copyLink.hidden = false;
+    shareUrl.focus();
+    shareUrl.select();
+  }
+
+  async function copyLink() {
+    try {
+      await navigator.clipboard.writeText(shareUrl.value);
+      shareNote.textContent = "Copied. Send it to whoever should link their phone.";
+    } catch {
+      shareUrl.focus();
+      shareUrl.select();
+      shareNote.textContent = "The link is selected: copy it with Ctrl+C (⌘C on a Mac).";
+    }
+  }
+
   // ---- the countdowns ----------------------------------------------------------------
 
   function tick() {
@@ -347,11 +426,18 @@
   });
   buttons.reconnectNow.addEventListener("click", () => connect());
   buttons.logout.addEventListener("click", () => logout());
+  buttons.shareLink.addEventListener("click", () => shareLink());
+  buttons.copyLink.addEventListener("click", () => copyLink());
   buttons.change.addEventListener("click", () => {
     showForm();
     say("idle", "");
     idInput.focus();
   });
-  window.addEventListener("hashchange", readFragment);
-  readFragment();
+  if (linkMode) {
+    // The server already says so when the link was dead as the page was asked for.
+    if (main.dataset.state !== "expired") start(null, null);
+  } else {
+    window.addEventListener("hashchange", readFragment);
+    readFragment();
+  }
 })();

@@ -20,6 +20,7 @@ WEB_MODULES = {
     "admin_routes",
     "page",
     "link_page",
+    "pairing_link_page",
     "scanqrcode",
     "rotation",
     "keys",

@@ -81,6 +81,13 @@ async def _instances(http: aiohttp.ClientSession, base: str, secrets: list[str])
     secrets.append(token)
     await _json(await http.get(f"{base}/admin/instances/{iid}", headers=ADMIN))
     green = f"{base}/waInstance{iid}"
+    made_link = await _json(await http.post(f"{green}/createPairingLink/{token}", json={}))
+    ticket_path = urlsplit(made_link["url"]).path
+    secrets.append(ticket_path.rsplit("/", 1)[1])
+    assert (await http.get(base + ticket_path)).status == 200
+    async with http.ws_connect(f"{base}{ticket_path}/scanqrcode") as ws:
+        assert json.loads((await ws.receive(timeout=10)).data)["type"] == "qrCode"
+    assert (await http.get(f"{base}/p/{'Z' * 43}")).status == 410
     qr = await _json(await http.get(f"{green}/qr/{token}"))
     link = decode_b64(qr["message"]).text
     secrets.append(link.rsplit("/", 1)[1])

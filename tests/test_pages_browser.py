@@ -357,3 +357,85 @@ async def test_pair_page_tells_whether_state_webhooks_are_on(browser: Any, live:
     await expect(page.locator("#webhooks")).to_have_text(re.compile("State webhooks are off"))
     watched.check()
     await page.close()
+
+
+async def pairing_link(live: Live, instance: tuple[int, str]) -> str:
+    """A pairing link of `instance`, made through createPairingLink."""
+    status, body = await api("POST", f"{live.url}/waInstance{instance[0]}/createPairingLink/{instance[1]}")
+    assert status == 200, body
+    assert body["url"].startswith(f"{live.url}/p/")
+    return str(body["url"])
+
+
+def record_traffic(page: Any) -> list[str]:
+    """Everything the page sends from now on: each request's URL, headers and body, each websocket URL."""
+    sent: list[str] = []
+
+    def on_request(request: Any) -> None:
+        sent.append(f"{request.method} {request.url} {request.headers} {request.post_data or ''}")
+
+    page.on("request", on_request)
+    page.on("websocket", lambda ws: sent.append(f"WS {ws.url}"))
+    return sent
+
+
+async def test_pairing_link_page_links_a_phone_without_ever_holding_the_token(
+    browser: Any, live: Live, shots: Shots
+) -> None:
+    """/p/<ticket> shows the live QR (read off a screenshot); the phone links through it and the page says
+    "Authorized as"; nothing the page sent carries the token; the ticket is 410 after, and after logout."""
+    instance = await create_instance(live.url)
+    url = await pairing_link(live, instance)
+    page = await browser.new_page(viewport=PHONE)
+    sent = record_traffic(page)
+    watched = watch(page, allow=("status of 410",))  # the reload of the dead link's page, on purpose
+    response = await page.goto(url)
+    assert response is not None and response.status == 200
+    await expect(page.locator("#main")).to_have_attribute("data-state", "waiting")
+    await expect(page.locator("#credentials")).to_be_hidden()
+    for name in ("Use other credentials", "Log out", "Share a pairing link"):
+        await expect(page.get_by_role("button", name=name)).to_have_count(0)
+    decoded = decode_png((await shots.take(page, "pair-link-waiting")).read_bytes())
+    assert decoded.text.startswith(f"{live.url}/link/"), decoded.text
+    phone = await browser.new_page(viewport=PHONE)
+    await phone.goto(decoded.text)
+    await phone.get_by_label("Phone number").fill("+1 555 987 6543")
+    await phone.get_by_role("button", name="Link").click()
+    await expect(page.locator("#status")).to_have_text("Authorized as +15559876543", timeout=5000)
+    await shots.take(page, "pair-link-authorized")
+    assert any(entry.startswith("WS ") and "/p/" in entry for entry in sent), sent
+    assert not [entry for entry in sent if instance[1] in entry], "the page sent the token"
+    ticket_path = urlsplit(url).path
+    status, body = await api("GET", f"{live.url}{ticket_path}/scanqrcode")
+    assert (status, body) == (410, {"error": "Pairing link expired"})
+    await page.reload()
+    await expect(page.locator("#status")).to_contain_text("This pairing link has expired")
+    status, _ = await api("GET", f"{live.url}/waInstance{instance[0]}/logout/{instance[1]}")
+    assert status == 200
+    status, _ = await fetch_bytes(url)
+    assert status == 410
+    await shots.take(page, "pair-link-expired")
+    watched.check()
+    await page.close()
+    await phone.close()
+
+
+async def test_the_token_page_shares_a_pairing_link(browser: Any, live: Live) -> None:
+    """ "Share a pairing link" on /pair (which holds the token) shows a /p/ link that opens the same QR."""
+    instance = await create_instance(live.url)
+    page = await open_pair(browser, live, instance, DESKTOP)
+    watched = watch(page)
+    await page.get_by_role("button", name="Share a pairing link").click()
+    await expect(page.get_by_label("Pairing link")).to_have_value(re.compile(rf"^{re.escape(live.url)}/p/"))
+    await expect(page.locator("#share-note")).to_contain_text("nothing more")
+    await expect(page.get_by_role("button", name="Copy the link")).to_be_visible()
+    shared = await page.get_by_label("Pairing link").input_value()
+    other = await browser.new_page(viewport=PHONE)
+    await other.goto(shared)
+    await expect(other.locator("#main")).to_have_attribute("data-state", "waiting")
+    mine = await decode_element(page.locator("#qr"))
+    theirs = await decode_element(other.locator("#qr"))
+    assert theirs.text.startswith(f"{live.url}/link/") and mine.text.startswith(f"{live.url}/link/")
+    watched.check()
+    await page.close()
+    await other.close()

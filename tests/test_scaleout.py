@@ -11,6 +11,7 @@ import json
 import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -275,3 +276,40 @@ async def test_two_apps_render_each_window_once_and_one_carries_on_alone(
     await clock.advance(APP_PERIOD)
     alone = await kit.next_message(on_two)
     assert kit.link_path(alone["message"]) not in seen
+
+
+async def test_a_pairing_link_made_on_one_process_streams_and_dies_on_the_other(
+    start: Start, http: aiohttp.ClientSession, postgres_url: str, redis_url: str
+) -> None:
+    """A link created through A opens on B; a phone linking through A ends B's ticket stream with
+    accountData, and from then on both processes answer the ticket 410; a link made on B dies on A's
+    logout."""
+    a, b = start(2, postgres_url, redis_url)
+    instance = await new_instance(http, a)
+    async with http.post(method(a, instance, "createPairingLink"), json={"ttlSeconds": 600}) as resp:
+        assert resp.status == 200, await resp.text()
+        path = urlsplit((await resp.json())["url"]).path
+    async with http.get(f"{b.url}{path}") as resp:
+        assert resp.status == 200 and 'data-mode="link"' in await resp.text()
+    on_b = await http.ws_connect(f"{b.url}{path}/scanqrcode")
+    code = await frame(on_b)
+    async with http.post(f"{a.url}{code}", json={"phone": PHONE}) as resp:
+        assert resp.status == 200, await resp.text()
+    while (data := await message(on_b))["type"] == "qrCode":
+        pass  # a frame that turned just before the link
+    assert data["type"] == "accountData"
+    for server in (a, b):
+        async with http.get(f"{server.url}{path}") as resp:
+            assert resp.status == 410 and "This pairing link has expired" in await resp.text()
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{server.url}{path}/scanqrcode")
+        assert refused.value.status == 410
+
+    async with http.post(method(b, instance, "createPairingLink"), json={}) as resp:
+        second = urlsplit((await resp.json())["url"]).path
+    async with http.get(f"{a.url}{second}") as resp:
+        assert resp.status == 200
+    async with http.get(method(a, instance, "logout")) as resp:
+        assert await resp.json() == {"isLogout": True}
+    async with http.get(f"{b.url}{second}") as resp:
+        assert resp.status == 410

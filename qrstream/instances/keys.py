@@ -6,6 +6,7 @@ from aiohttp import web
 
 from qrstream.instances.frames import Frames
 from qrstream.instances.linking import Linking
+from qrstream.instances.pairing_links import PairingLinks
 from qrstream.instances.rotation import Rotator
 from qrstream.instances.service import Instances
 
@@ -13,3 +14,4 @@ INSTANCES: web.AppKey[Instances] = web.AppKey("instances", Instances)
 FRAMES: web.AppKey[Frames] = web.AppKey("frames", Frames)
 LINKING: web.AppKey[Linking] = web.AppKey("linking", Linking)
 ROTATOR: web.AppKey[Rotator] = web.AppKey("rotator", Rotator)
+PAIRING_LINKS: web.AppKey[PairingLinks] = web.AppKey("pairing_links", PairingLinks)

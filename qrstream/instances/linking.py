@@ -14,6 +14,7 @@ from qrstream.errors import BadRequest, Gone
 from qrstream.instances import pairing
 from qrstream.instances.events import account_data, record_change
 from qrstream.instances.frames import Frames
+from qrstream.instances.pairing_links import end_links
 from qrstream.instances.service import AUTHORIZED, NOT_AUTHORIZED, Instance, Instances
 from qrstream.store import Queries
 
@@ -129,6 +130,7 @@ class Linking:
                 state_webhook=str(row["state_webhook"]),
                 now=now,
             )
+            await end_links(tx, instance_id)  # authorized: every pairing link of it is done
         await self._instances.changed(instance_id)
         await self._instances.announcer.announce(instance_id, account_data(wid), final=True)
         return wid

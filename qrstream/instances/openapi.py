@@ -1,4 +1,5 @@
-"""Paths of the instance API (after the Green API), its admin side and the phone's `/link`."""
+"""Paths of the instance API (after the Green API), its admin side, the phone's `/link` and
+the pairing links' `/p/`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from qrstream.apidoc import (
     ref,
     typed_ok,
 )
-from qrstream.instances import settings
+from qrstream.instances import pairing_links, settings
 
 FLAG: Json = {"type": "string", "enum": ["yes", "no"]}
 DELAY: Json = {"type": "integer", "minimum": settings.DELAY_MIN, "maximum": settings.DELAY_MAX}
@@ -176,6 +177,27 @@ def green_paths() -> dict[str, Json]:
             requestBody=json_body(obj({"phoneNumber": ref("Phone")})),
         )
     )
+    ttl: Json = {"type": "integer", "minimum": pairing_links.TTL_MIN, "maximum": pairing_links.TTL_MAX}
+    paths.update(
+        _green(
+            "createPairingLink",
+            "post",
+            "A watch-only pairing link: its page and stream, nothing else of the instance",
+            {
+                "200": json_ok(
+                    "The link (`<public-url>/p/<ticket>`), dead at `expiresAt` or at authorization,"
+                    " logout or deletion, whichever comes first.",
+                    obj({"url": STR, "expiresAt": {"type": "string", "format": "date-time"}}),
+                )
+            },
+            400,
+            413,
+            requestBody=json_body(
+                obj({}, {"ttlSeconds": {**ttl, "description": f"Default {pairing_links.TTL_DEFAULT}."}}),
+                required=False,
+            ),
+        )
+    )
     return paths
 
 
@@ -234,6 +256,7 @@ def link_paths() -> dict[str, Json]:
     linked = {"200": json_ok("The instance is authorized.", ref("Linked"))}
     failures = errors(ERROR, 400, 410, 413, 429)
     code = path_param("code", "The code from the pairing QR.")
+    ticket = path_param("ticket", "The ticket of a pairing link (from createPairingLink).")
     return {
         "/link": {
             "get": {"tags": ["pairing"], "summary": "The page to enter a pairing code", "responses": page},
@@ -242,6 +265,30 @@ def link_paths() -> dict[str, Json]:
                 "summary": "Redeem a pairing code from getAuthorizationCode with its phone",
                 "requestBody": json_body(obj({"code": STR, "phone": ref("Phone")})),
                 "responses": {**linked, **failures},
+            },
+        },
+        "/p/{ticket}": {
+            "parameters": [ticket],
+            "get": {
+                "tags": ["pairing"],
+                "summary": "A pairing link's page: the pairing page, watching only",
+                "responses": {
+                    "200": typed_ok("The pairing page.", "text/html"),
+                    "410": typed_ok('The page saying "This pairing link has expired".', "text/html"),
+                    **errors(ERROR, 429),
+                },
+            },
+        },
+        "/p/{ticket}/scanqrcode": {
+            "parameters": [ticket],
+            "get": {
+                "tags": ["pairing"],
+                "summary": "Websocket: the instance's scanqrcode stream, until the link dies",
+                "responses": {
+                    "101": {"description": "Switching to the websocket protocol."},
+                    **errors(ERROR, 410, 429),
+                },
+                "x-websocket": True,
             },
         },
         "/link/{code}": {

@@ -2,8 +2,9 @@
 
 An unknown id, a non-numeric id or a wrong token → 401 `{"error": "Unauthorized"}`, alike.
 The admin routes (`/admin/instances`) are in `instances_admin`, the websocket in
-`scanqrcode`, the phone's pages in `link`; `setup` registers them all, and the cleanup
-context that makes the family's services.
+`scanqrcode`, the phone's pages in `link`, a pairing link's page and stream (`/p/<ticket>`)
+in `pairing_link_page`; `setup` registers them all, and the cleanup context that makes the
+family's services.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from aiohttp import web
 from qrstream.errors import BadRequest
 from qrstream.instances import admin_routes as instances_admin
 from qrstream.instances import link_page as link
-from qrstream.instances import scanqrcode
+from qrstream.instances import pairing_link_page, scanqrcode
 from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
 from qrstream.instances.frames import Frames
 from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
-from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, ROTATOR
+from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, PAIRING_LINKS, ROTATOR
 from qrstream.instances.linking import Linking
+from qrstream.instances.pairing_links import PairingLinks, iso, parse_ttl
 from qrstream.instances.policies import INSTANCE_API
 from qrstream.instances.rotation import BusAnnouncer, Rotator
 from qrstream.instances.service import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
@@ -131,6 +133,14 @@ async def get_authorization_code(request: web.Request) -> web.Response:
     return json_response({"status": True, "code": code})
 
 
+async def create_pairing_link(request: web.Request) -> web.Response:
+    """A watch-only link to this instance's pairing page (§9): `{"url", "expiresAt"}`."""
+    instance = await _instance(request)
+    ttl = parse_ttl(await read_json_object(request, allow_empty=True))
+    ticket, expires_at = await request.app[PAIRING_LINKS].create(instance.id, ttl)
+    return json_response({"url": f"{services(request).base_url}/p/{ticket}", "expiresAt": iso(expires_at)})
+
+
 async def instances_context(app: web.Application) -> AsyncIterator[None]:
     """The family's services: pairing secret, inbox, instances, frames, linking, rotation."""
     core = app[SERVICES]
@@ -141,6 +151,7 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
     app[FRAMES] = frames
     app[LINKING] = Linking(instances, frames, secret)
     app[ROTATOR] = Rotator(core, app[HUB], instances, frames)
+    app[PAIRING_LINKS] = PairingLinks(core.db, core.clock)
     await instances.resume_reboots()
     yield  # the rotation and reboot tasks are the core's background tasks, cancelled with it
 
@@ -169,6 +180,8 @@ def setup(app: web.Application) -> None:
     routes.post(base + "/setSettings/{token}", set_settings, name="instance-set-settings")
     routes.get(base + "/getSettings/{token}", get_settings, name="instance-get-settings")
     routes.post(base + "/getAuthorizationCode/{token}", get_authorization_code, name="instance-auth-code")
+    routes.post(base + "/createPairingLink/{token}", create_pairing_link, name="instance-pairing-link")
     scanqrcode.setup(app)
+    pairing_link_page.setup(app)
     instances_admin.setup(app)
     link.setup(app)

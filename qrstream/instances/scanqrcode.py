@@ -6,7 +6,9 @@ frame published meanwhile is missed), gets the current frame at once, then every
 frame from the instance's rotation; authorization ends it with `accountData` and 1000,
 deletion with `{"type": "error", "message": "instance deleted"}` and 1000, and a
 per-connection timer on the injected clock with `timeoutExpired` and 1000 after
-`qr_scan_timeout_s`. Only the handler reads the socket; the hub and the timer only send.
+`qr_scan_timeout_s` (a pairing link's stream, `stream_instance` from `/p/<ticket>/scanqrcode`,
+ends at the link's expiry too, with `{"type": "error", "message": "Pairing link expired"}`).
+Only the handler reads the socket; the hub and the timer only send.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import contextlib
 from aiohttp import WSCloseCode, web
 
 from qrstream.clock import Clock
-from qrstream.instances.events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED
+from qrstream.instances.events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED, message
 from qrstream.instances.frames import Frames
 from qrstream.instances.keys import FRAMES, INSTANCES, ROTATOR
+from qrstream.instances.pairing_links import EXPIRED
 from qrstream.instances.policies import INSTANCE_API
 from qrstream.instances.rotation import topic
 from qrstream.instances.service import Instance
@@ -27,6 +30,9 @@ from qrstream.web.http import services
 from qrstream.web.limits import capped_websocket
 from qrstream.web.policy import Routes
 from qrstream.web.ws import HUB, Subscription, close_quietly
+
+LINK_EXPIRED = message("error", EXPIRED)
+"""A pairing link's stream at the link's expiry (then close 1000)."""
 
 
 async def _say_and_close(ws: web.WebSocketResponse, text: str) -> web.WebSocketResponse:
@@ -46,19 +52,21 @@ async def _current_text(frames: Frames, clock: Clock, instance: Instance) -> str
 
 
 class ScanTimer:
-    """Ends one connection with `timeoutExpired` when nobody scanned in time."""
+    """Ends one connection with `goodbye` (`timeoutExpired`) when nobody scanned in time."""
 
-    def __init__(self, sub: Subscription, clock: Clock, deadline: float) -> None:
+    def __init__(
+        self, sub: Subscription, clock: Clock, deadline: float, goodbye: str = TIMEOUT_EXPIRED
+    ) -> None:
         self._sub = sub
         self.fired = False
-        self.task = asyncio.ensure_future(self._run(clock, deadline))
+        self.task = asyncio.ensure_future(self._run(clock, deadline, goodbye))
 
-    async def _run(self, clock: Clock, deadline: float) -> None:
+    async def _run(self, clock: Clock, deadline: float, goodbye: str) -> None:
         await clock.sleep_until(deadline)
         self.fired = True
         self._sub.leave()  # no frame after the goodbye
         if not self._sub.ws.closed:
-            await _say_and_close(self._sub.ws, TIMEOUT_EXPIRED)
+            await _say_and_close(self._sub.ws, goodbye)
 
     async def stop(self) -> None:
         if self.fired:
@@ -74,8 +82,20 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
     return await stream_instance(request, instance)
 
 
-async def stream_instance(request: web.Request, instance: Instance) -> web.StreamResponse:
-    """The scanqrcode stream of `instance`, whose credentials the caller checked.
+def _end(started: float, timeout_s: float, link_expires_at: float | None) -> tuple[float, str]:
+    """When this connection ends unless something else ends it first, and with what: the scan
+    timeout, or a pairing link's expiry when that comes first."""
+    deadline = started + timeout_s
+    if link_expires_at is not None and link_expires_at < deadline:
+        return link_expires_at, LINK_EXPIRED
+    return deadline, TIMEOUT_EXPIRED
+
+
+async def stream_instance(
+    request: web.Request, instance: Instance, *, link_expires_at: float | None = None
+) -> web.StreamResponse:
+    """The scanqrcode stream of `instance`, whose credentials (token or pairing link) the caller
+    checked; a pairing link's stream also ends at `link_expires_at`.
 
     The scan timeout counts from this connection's start, whatever other connections do.
     """
@@ -101,7 +121,8 @@ async def stream_instance(request: web.Request, instance: Instance) -> web.Strea
                 # Through the hub: in order with the rotation's frames, and not twice when the
                 # rotation publishes this same frame at the turn of the window.
                 await sub.send(await _current_text(request.app[FRAMES], clock, current))
-                timer = ScanTimer(sub, clock, started + services(request).config.qr_scan_timeout_s)
+                deadline, goodbye = _end(started, services(request).config.qr_scan_timeout_s, link_expires_at)
+                timer = ScanTimer(sub, clock, deadline, goodbye)
                 await sub.read_until_closed()
         except (ConnectionError, RuntimeError):
             pass  # the peer went away mid-send

@@ -19,6 +19,7 @@ from qrstream.errors import BadRequest, NotFound, Unauthorized
 from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import DELETED, record_change
 from qrstream.instances.inbox import Inbox
+from qrstream.instances.pairing_links import end_links
 from qrstream.services import Services
 from qrstream.signing import same_secret
 from qrstream.store import Row
@@ -196,6 +197,7 @@ class Instances:
             instance.id,
             NOT_AUTHORIZED,
             old_wid=True,
+            ends_links=True,
         )
 
     async def reboot(self, instance: Instance) -> None:
@@ -217,11 +219,19 @@ class Instances:
             self.schedule_reboot_end(instance.id, until)
 
     async def _move(
-        self, instance_id: int, now: float, update: str, *args: object, old_wid: bool = False
+        self,
+        instance_id: int,
+        now: float,
+        update: str,
+        *args: object,
+        old_wid: bool = False,
+        ends_links: bool = False,
     ) -> bool:
         """Run one conditional `UPDATE … RETURNING state, wid, webhook_url, state_webhook`; when it
         matched, record the change in the same transaction and announce it (one winner, one
-        notification). With `old_wid`, the notification carries the wid from before the update."""
+        notification). With `old_wid`, the notification carries the wid from before the update.
+        The instance's pairing links die in that transaction too when `ends_links` (logout) or
+        when the move lands on `authorized`."""
         async with self._db.transaction() as tx:
             before = None
             if old_wid:
@@ -238,6 +248,8 @@ class Instances:
                 state_webhook=str(row["state_webhook"]),
                 now=now,
             )
+            if ends_links or row["state"] == AUTHORIZED:
+                await end_links(tx, instance_id)
         await self.changed(instance_id)
         return True
 
@@ -270,11 +282,12 @@ class Instances:
             self.schedule_reboot_end(int(row["id"]), float(row["starting_until"] or 0))
 
     async def delete(self, instance_id: int) -> bool:
-        """Remove the instance and its pairing codes; its streams get a final error."""
+        """Remove the instance, its pairing codes, settings and links; its streams get a final error."""
         async with self._db.transaction() as tx:
             deleted = await tx.execute("DELETE FROM instances WHERE id = ?", instance_id)
             await tx.execute("DELETE FROM auth_codes WHERE instance_id = ?", instance_id)
             await tx.execute("DELETE FROM instance_settings WHERE instance_id = ?", instance_id)
+            await end_links(tx, instance_id)
         if deleted:
             await self.announcer.announce(instance_id, DELETED, final=True)
         return deleted == 1

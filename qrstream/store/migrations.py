@@ -138,6 +138,16 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE verifications ADD COLUMN resume_hash TEXT;
     """,
+    # 8: pairing links (watch-only tickets of §9), kept as a hash with their expiry
+    """
+    CREATE TABLE pairing_links (
+        ticket_hash TEXT PRIMARY KEY,
+        instance_id {bigint} NOT NULL,
+        expires_at {float} NOT NULL,
+        created_at {float} NOT NULL
+    );
+    CREATE INDEX pairing_links_instance ON pairing_links (instance_id);
+    """,
 ]
 
 
