@@ -284,10 +284,11 @@ async def test_hanging_receiver_does_not_delay_other_instances(
     await add_instance(svc, 1100000008, str(slow_server.make_url("/slow")))
     await add_instance(svc, 1100000009, str(fast_server.make_url("/fast")))
     await change_state(svc, 1100000008, "authorized")
+    await drive(clock, lambda: len(slow.arrived) == 1, receiver=slow, step=0)  # now it hangs
     await change_state(svc, 1100000009, "authorized")
 
     await drive(clock, lambda: len(fast.accepted) == 1, receiver=fast, step=0)
-    assert slow.hits == []
+    assert slow.hits == [] and len(slow.arrived) == 1  # still in flight, unanswered
     assert (await client.get("/healthz")).status == 200
 
     slow.hold.set()

@@ -31,11 +31,15 @@ class Hit:
 
 
 class Receiver:
-    """Records every POST; answers each with `answer(hit_number, body)` (default 200)."""
+    """Records every POST; answers each with `answer(hit_number, body)` (default 200).
+
+    `arrived` lists each POST's body as soon as it is read, before a `hold` keeps it waiting;
+    `hits` lists it once answered."""
 
     def __init__(self, answer: Callable[[int, bytes], int] | None = None) -> None:
         self.answer = answer or (lambda n, body: 200)
         self.hits: list[Hit] = []
+        self.arrived: list[bytes] = []
         self.hold: asyncio.Event | None = None
         self._changed = asyncio.Event()
         self.app = web.Application()
@@ -43,6 +47,8 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.arrived.append(body)
+        self._changed.set()
         if self.hold is not None:
             await self.hold.wait()
         status = self.answer(len(self.hits), body)
