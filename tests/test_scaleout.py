@@ -15,10 +15,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import WSMsgType
 
+from qrstream.bus.redis import channel
 from qrstream.clock import FakeClock
 from qrstream.config import Config
+from qrstream.inbox import topic as notify_topic
 from qrstream.web.keys import SERVICES
 from tests import instancekit as kit
 from tests.backends import RedisServer
@@ -223,6 +226,20 @@ async def test_each_webhook_is_posted_once_by_one_of_the_processes(
     assert first["body"]["stateInstance"] == "authorized"
 
 
+async def subscribed(redis_url: str, topic: str) -> None:
+    """Wait until some process's subscription to the bus topic `topic` is live at Redis."""
+    client = aioredis.from_url(redis_url)
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                counts = dict(await client.pubsub_numsub(channel(topic)))
+                if counts.get(channel(topic).encode()):
+                    return
+                await asyncio.sleep(0.01)  # Redis says nothing when a subscription starts
+    finally:
+        await client.aclose()
+
+
 async def test_a_long_poll_on_one_process_is_answered_by_a_change_through_another(
     start: Start, http: aiohttp.ClientSession, postgres_url: str, redis_url: str
 ) -> None:
@@ -238,7 +255,9 @@ async def test_a_long_poll_on_one_process_is_answered_by_a_change_through_anothe
             return await resp.json(), loop.time()
 
     waiting = asyncio.create_task(poll())
-    await asyncio.sleep(0.5)  # let the poll reach its wait (it answers at once if one is queued)
+    # The poll listens once its subscription is live at Redis (it answers at once if a
+    # notification is queued by then); the link comes after that.
+    await subscribed(redis_url, notify_topic(instance[0]))
     linked_at = loop.time()
     async with http.post(f"{b.url}{link}", json={"phone": PHONE}) as resp:
         assert resp.status == 200, await resp.text()
