@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.web.app import create_app
+from tests.clockkit import ParkedClock
 
 pytest_plugins = ("tests.backends",)  # real PostgreSQL and Redis servers, when installed
 
@@ -25,8 +26,8 @@ ClientFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ParkedClock:
+    return ParkedClock()
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ async def test_retries_after_500s_until_accepted_once(
     svc, receipt_id = await one_change(make_client, config, aiohttp_server, receiver, 1100000002, "/hook")
 
     await drive(clock, status_is(svc, receipt_id, "delivered"), receiver=receiver)
-    await linger(clock, receiver, 5)  # long after: nothing more is sent
+    await linger(clock, svc.db, 5)  # long after: nothing more is sent
 
     assert [h.status for h in receiver.hits] == [500, 500, 500, 200]
     assert len({h.headers["Idempotency-Key"] for h in receiver.hits}) == 1
@@ -165,7 +165,7 @@ async def test_hundred_changes_over_ten_instances_arrive_in_order_once(
         await change_state(svc, ids[n % 10], "authorized" if (n // 10) % 2 == 0 else "notAuthorized")
 
     await drive(clock, lambda: len(receiver.accepted) == 100, receiver=receiver)
-    await linger(clock, receiver, 3)
+    await linger(clock, svc.db, 3)
 
     accepted = [h.json() for h in receiver.accepted]
     assert len(receiver.accepted) == len({h.body for h in receiver.accepted}) == 100
@@ -198,7 +198,7 @@ async def test_given_up_delivery_is_listed_and_logged_once(
     await drive(clock, status_is(svc, receipt_id, "failed"), receiver=receiver, step=2)
     assert clock.now() >= created + 60
     tries = len(receiver.hits)
-    await linger(clock, receiver, 5)
+    await linger(clock, svc.db, 5)
     assert len(receiver.hits) == tries >= 5
 
     assert (await client.get("/admin/webhooks/failed")).status == 401
@@ -245,7 +245,7 @@ async def test_removed_webhook_url_gets_nothing(
         return all([(await delivery(svc, r))["status"] == "cancelled" for r in (first, second)])
 
     await drive(clock, settled, receiver=receiver)
-    await linger(clock, receiver, 5)
+    await linger(clock, svc.db, 5)
     assert len(receiver.hits) == 1
     row = await svc.db.fetchone("SELECT COUNT(*) AS n FROM deliveries WHERE receipt_id = ?", later)
     assert row is not None and row["n"] == 0  # no URL when it happened: nothing to deliver
@@ -309,7 +309,7 @@ async def test_lease_of_a_crashed_sender_expires(
         receipt_id,
     )
     svc.notify_pending()
-    await linger(clock, receiver, 25, step=1, wait=0.01)
+    await linger(clock, svc.db, 25, step=1)
     assert receiver.hits == []
 
     await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)

@@ -132,7 +132,7 @@ async def test_500s_then_200_accepted_once_with_one_key(
 
     await link(client, instance_id, token, "79001234568")
     await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)
-    await linger(clock, receiver, 5)
+    await linger(clock, client.app[SERVICES].db, 5)
 
     assert [h.status for h in receiver.hits] == [500, 500, 500, 200]
     assert len({h.headers["Idempotency-Key"] for h in receiver.hits}) == 1
@@ -167,7 +167,7 @@ async def test_hundred_changes_over_ten_instances_in_order_none_lost(
             await logout(client, instance_id, token)
 
     await drive(clock, lambda: len(receiver.accepted) == 100, receiver=receiver)
-    await linger(clock, receiver, 3)
+    await linger(clock, client.app[SERVICES].db, 3)
 
     assert len(receiver.accepted) == 100
     assert len({h.headers["Idempotency-Key"] for h in receiver.accepted}) == 100
@@ -223,7 +223,7 @@ async def test_webhook_url_cleared_with_set_settings_gets_nothing(
     )
     await set_webhook(client, instance_id, token, "")
     await logout(client, instance_id, token)
-    await linger(clock, receiver, 10)
+    await linger(clock, client.app[SERVICES].db, 10)
 
     assert len(receiver.hits) == 1
     rows = await client.app[SERVICES].db.fetchall(
@@ -246,5 +246,5 @@ async def test_deleted_instance_gets_nothing_more(
     )
 
     assert (await client.delete(f"/admin/instances/{instance_id}", headers=admin_headers)).status == 204
-    await linger(clock, receiver, 10)
+    await linger(clock, client.app[SERVICES].db, 10)
     assert len(receiver.hits) == 1

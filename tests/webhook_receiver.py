@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import CodeType, FrameType
 from typing import Any
 
 from aiohttp import web
@@ -15,6 +16,9 @@ from multidict import CIMultiDictProxy
 from qrstream import outbox as notifications
 from qrstream.clock import FakeClock
 from qrstream.services import Services
+from qrstream.store import Queries
+from qrstream.webhooks import WebhookSender
+from tests.clockkit import ParkedClock
 
 
 @dataclass
@@ -96,14 +100,73 @@ async def drive(
     raise AssertionError("the condition never held")
 
 
-async def linger(
-    clock: FakeClock, receiver: Receiver, rounds: int, *, step: float = 600.0, wait: float = 0.02
-) -> None:
-    """Let `rounds` steps of fake time pass, each with a short real wait for a POST to arrive (to
+WORK = WebhookSender._work.__code__  # a worker: the only code that POSTs
+RUN = WebhookSender.run.__code__  # the loop that starts workers
+WAIT = WebhookSender._wait.__code__  # where that loop waits for the poll time or a wake-up
+
+
+def _awaiting(coro: object, code: CodeType) -> FrameType | None:
+    """The frame of `code` in the chain of coroutines that the suspended `coro` awaits."""
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None and frame.f_code is code:
+            return frame  # type: ignore[no-any-return]
+        coro = getattr(coro, "cr_await", None)
+    return None
+
+
+def _senders_idle(clock: ParkedClock) -> bool:
+    """Every webhook worker of every app in this loop is parked on the clock or gone, and every
+    sender's loop waits for its next poll, its clock wait not yet due."""
+    runs = 0
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        code = getattr(coro, "cr_code", None)
+        if task.done() or code not in (WORK, RUN):
+            continue
+        if code is WORK and not clock.parked(task):
+            return False
+        if code is RUN:
+            runs += 1
+            waiting = _awaiting(coro, WAIT)
+            waits = waiting.f_locals.get("waits") if waiting is not None else None
+            if not waits or any(w.done() for w in waits) or not clock.parked(waits[0]):
+                return False
+    assert runs, "no webhook sender is running"
+    return True
+
+
+async def _nothing_due(clock: FakeClock, db: Queries) -> bool:
+    """No pending delivery is due with its lease free: there is nothing a sender should start."""
+    now = clock.now()
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?"
+        " AND (lease_until IS NULL OR lease_until < ?)",
+        now,
+        now,
+    )
+    return row is not None and int(row["n"]) == 0
+
+
+async def settle(clock: FakeClock, db: Queries, within: float = 30.0) -> None:
+    """Wait (bounded, in real time) until the webhook senders are idle at the clock's time: no
+    delivery is due, no worker is trying one, each sender's loop has looked and waits. From
+    then on nothing is POSTed until the clock moves."""
+    assert isinstance(clock, ParkedClock), "settle needs the tests' ParkedClock"
+    async with asyncio.timeout(within):
+        while True:
+            if await _nothing_due(clock, db) and _senders_idle(clock):
+                return
+            await asyncio.sleep(0.002)  # the senders are busy: let them run
+
+
+async def linger(clock: FakeClock, db: Queries, rounds: int, *, step: float = 600.0) -> None:
+    """Let `rounds` steps of fake time pass, each one only once the senders are idle again (to
     check that nothing more comes, or that what came stays as it is)."""
+    await settle(clock, db)
     for _ in range(rounds):
         await clock.advance(step)
-        await receiver.changed(wait)
+        await settle(clock, db)
 
 
 async def add_instance(services: Services, instance_id: int, webhook_url: str) -> None:
@@ -181,7 +244,7 @@ async def twenty_from_two_senders(
     # Settled in the database (not only heard) before jumping far: a jump past a lease while a
     # POST is in flight lets the other sender take it over and send it again, as it should.
     await drive(clock, all_delivered, receiver=receiver)
-    await linger(clock, receiver, 3)
+    await linger(clock, svc.db, 3)
 
     stamps = [h.json()["timestamp"] for h in receiver.accepted]
     assert stamps == sorted(stamps) and len(stamps) == len(set(stamps)) == 20
