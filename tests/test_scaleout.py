@@ -21,7 +21,7 @@ from aiohttp import WSMsgType
 from qrstream.bus.redis import channel
 from qrstream.clock import FakeClock
 from qrstream.config import Config
-from qrstream.inbox import topic as notify_topic
+from qrstream.instances.inbox import topic as notify_topic
 from qrstream.web.keys import SERVICES
 from tests import instancekit as kit
 from tests.backends import RedisServer

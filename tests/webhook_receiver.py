@@ -17,7 +17,7 @@ from qrstream import outbox as notifications
 from qrstream.clock import FakeClock
 from qrstream.services import Services
 from qrstream.store import Queries
-from qrstream.webhooks import WebhookSender
+from qrstream.webhooks.sender import WebhookSender
 from tests.clockkit import ParkedClock
 
 
