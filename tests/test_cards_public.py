@@ -18,7 +18,7 @@ from tests.cardkit import (
     unescape,
 )
 from tests.conftest import PUBLIC_URL
-from tests.qrdecode import decode_png
+from tests.qrdecode import decode_png, quiet_zone
 
 MISSING = "5b1f7c8e-2a3d-4e5f-8a9b-0c1d2e3f4a5b"
 NOT_FOUND = {"message": "Card not found."}
@@ -153,11 +153,14 @@ async def test_qr_image_is_the_dynamic_link(client: TestClient) -> None:
     assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     etag = resp.headers["ETag"]
     assert etag.startswith('"') and etag.endswith('"')
-    decoded = decode_png(await resp.read())
+    png = await resp.read()
+    decoded = decode_png(png)
     assert decoded.text.startswith(f"{PUBLIC_URL}/q/")
     assert len(decoded.text) > len(f"{PUBLIC_URL}/q/") + 6
     assert decoded.ec_level == "M"
     assert decoded.size[0] >= 400 and decoded.size[0] == decoded.size[1]
+    margins = quiet_zone(png)
+    assert all(abs(side - 2) < 0.25 for side in margins), margins  # the 2-module margin
 
 
 async def test_qr_image_answers_304_for_its_etag(client: TestClient) -> None:

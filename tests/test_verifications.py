@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from PIL import Image
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.web.keys import SERVICES
 from tests.conftest import ClientFactory
-from tests.qrdecode import decode_png
+from tests.qrdecode import decode_png, quiet_zone
 
 ID_PATTERN = r"ver_[0-9a-f]{24}"
 
@@ -124,14 +122,8 @@ async def test_qr_code_png(client: TestClient, sdk_headers: dict[str, str]) -> N
     assert decoded.text == created["url"]
     assert decoded.ec_level == "M"
     assert decoded.size == (400, 400)
-    # The margin is exactly 2 modules: the top-left finder's first row is 7 dark modules.
-    image = Image.open(io.BytesIO(png)).convert("L")
-    top = next(y for y in range(400) if image.getpixel((y, y)) == 0)
-    row = [image.getpixel((x, top)) for x in range(400)]
-    margin = row.index(0)
-    finder = row.index(255, margin) - margin
-    assert margin == top
-    assert round(margin / (finder / 7)) == 2
+    margins = quiet_zone(png)
+    assert all(abs(side - 2) < 0.25 for side in margins), margins  # the 2-module margin
 
     renderer = client.app[SERVICES].renderer
     renders = renderer.renders
