@@ -244,3 +244,62 @@ async def test_events_capped_per_verification(
     second = await client.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
     assert await close_code(second, 5) == 1013
     await first.close()
+
+
+async def test_concurrent_approve_and_decline_exactly_one_wins(
+    make_client: ClientFactory, config: Config, sdk_headers: dict[str, str]
+) -> None:
+    """Ten approvals racing ten declines: one answers 200, the other nineteen 409 with the winner's
+    status as current_status, and only the winner's move is stored and announced."""
+    client = await make_client(config.replace(webhook_url=WEBHOOK))
+    vid = await generate(client, sdk_headers)
+    started = await client.post(f"/api/verification/{vid}/start")
+    assert started.status == 200
+    token = {"resumeToken": t} if (t := (await started.json()).get("resumeToken")) else {}
+    results = ["approved", "declined"] * 10
+    responses = await asyncio.gather(
+        *(client.post(f"/api/verification/{vid}/complete", json={"result": r, **token}) for r in results)
+    )
+    answers = [(r.status, await r.json()) for r in responses]
+    won = [body["status"] for status, body in answers if status == 200]
+    assert len(won) == 1 and won[0] in ("completed", "failed"), answers
+    losers = [(status, body.get("current_status")) for status, body in answers if status != 200]
+    assert losers == [(409, won[0])] * 19
+    assert await stored_status(client, vid) == won[0]
+    assert [b["status"] for b, _, _ in await outbox(client)] == ["in_progress", won[0]]
+
+
+async def test_starts_racing_expiry_one_wins_then_it_expires(
+    make_client: ClientFactory, config: Config, sdk_headers: dict[str, str], clock: FakeClock
+) -> None:
+    """Twenty starts on their way, and the clock reaches the expiry as soon as the first is
+    answered: one start wins, the others are 409 with current_status in_progress (before the
+    expiry) or expired (after it), and the verification moved twice only: started, then expired."""
+    client = await make_client(config.replace(webhook_url=WEBHOOK))
+    vid = await generate(client, sdk_headers)
+    starts = [asyncio.ensure_future(client.post(f"/api/verification/{vid}/start")) for _ in range(20)]
+    await next(asyncio.as_completed(starts))
+    await clock.advance(TTL)  # the rest are still on their way, or waiting for the store
+    answers = [(r.status, await r.json()) for r in await asyncio.gather(*starts)]
+    assert len([body for status, body in answers if status == 200]) == 1, answers
+    lost = [(status, body.get("current_status")) for status, body in answers if status != 200]
+    assert all(status == 409 and now in ("in_progress", "expired") for status, now in lost), answers
+    details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
+    assert (await details.json())["status"] == "expired"
+    assert [b["status"] for b, _, _ in await outbox(client)] == ["in_progress", "expired"]
+
+
+async def test_start_at_the_expiry_instant_loses(
+    make_client: ClientFactory, config: Config, sdk_headers: dict[str, str], clock: FakeClock
+) -> None:
+    """At expiresAt the verification is expired even before the sweeper has stored it: every start
+    racing the sweeper answers 409 expired, and it expires once."""
+    client = await make_client(config.replace(webhook_url=WEBHOOK))
+    vid = await generate(client, sdk_headers)
+    clock.set(clock.now() + TTL)  # no loop turn: the sweeper has not run yet
+    responses = await asyncio.gather(
+        *(client.post(f"/api/verification/{vid}/start") for _ in range(10)), clock.advance(0)
+    )
+    answers = [(r.status, await r.json()) for r in responses[:10]]
+    assert [(status, body.get("current_status")) for status, body in answers] == [(409, "expired")] * 10
+    assert [b["status"] for b, _, _ in await outbox(client)] == ["expired"]
