@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import socket
+
 import pytest
-from aiohttp import WSServerHandshakeError
+from aiohttp import ClientWebSocketResponse, WSServerHandshakeError
 
 from qrstream.clock import FakeClock
+from qrstream.config import Config
 from qrstream.instances.keys import ROTATOR
+from qrstream.instances.rotation import topic as instance_topic
 from qrstream.web.keys import SERVICES
-from tests.instancekit import ADMIN, Client, api, closed_with, link_path, new_instance, next_message, until
+from qrstream.web.ws import HUB
+from tests.conftest import ClientFactory
+from tests.instancekit import (
+    ADMIN,
+    RECEIVE_S,
+    Client,
+    api,
+    closed_with,
+    link_path,
+    new_instance,
+    next_message,
+    until,
+)
 
 pytestmark = pytest.mark.scaleout  # also on PostgreSQL + Redis (tests/conftest.py)
 
 PERIOD = 20.0
+MAX_ROUNDS = 500  # frames sent before a socket that never reads must have been dropped
 ACCOUNT = {"type": "accountData", "message": {"wid": "15551234567@c.us", "phone": "15551234567"}}
 
 
@@ -129,3 +149,99 @@ async def test_rotation_stops_without_subscribers(client: Client, clock: FakeClo
     await ws.close()
     await clock.advance(PERIOD)
     await until(lambda: rotator.running() == 0)
+
+
+async def until_frame(client: Client, instance: tuple[int, str], ws: ClientWebSocketResponse) -> None:
+    """Read `ws` up to the frame REST `qr` shows now (the rotation has caught up); every message
+    on the way must be a QR frame (no timeoutExpired, no close)."""
+    current = await (await client.get(api(instance, "qr"))).json()
+    while (message := await next_message(ws)) != current:
+        assert message["type"] == "qrCode", message
+
+
+async def test_a_later_connection_has_its_own_scan_timeout(client: Client, clock: FakeClock) -> None:
+    """A second scanqrcode connection opened 60 s after the first times out 100 s after its own
+    start: the first gets timeoutExpired at 100 s, the second keeps its frames until 160 s."""
+    instance = await new_instance(client)
+    first = await client.ws_connect(api(instance, "scanqrcode"))
+    assert (await next_message(first))["type"] == "qrCode"
+    await clock.advance(60)
+    second = await client.ws_connect(api(instance, "scanqrcode"))
+    assert (await next_message(second))["type"] == "qrCode"
+
+    await clock.advance(40)  # 100 s after the first connection
+    while (message := await next_message(first))["type"] == "qrCode":
+        pass
+    assert message == {"type": "timeoutExpired", "message": "timeoutExpired"}
+    assert await closed_with(first) == 1000
+    await until_frame(client, instance, second)
+
+    await clock.advance(59.9)  # just before the second's 100 s
+    await until_frame(client, instance, second)
+    await clock.advance(0.1)
+    while (message := await next_message(second))["type"] == "qrCode":
+        pass
+    assert message == {"type": "timeoutExpired", "message": "timeoutExpired"}
+    assert await closed_with(second) == 1000
+
+
+async def open_never_reading(client: Client, path: str) -> socket.socket:
+    """A websocket upgrade on a raw socket with a small receive window that the test never reads."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    # Before connecting: a small window, and small segments, which keep the server's send
+    # buffer small too (the kernel sizes it from the segment size): the buffers fill sooner.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (client.server.host, client.server.port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {client.server.host}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await loop.sock_sendall(sock, request.encode())
+    return sock
+
+
+async def skipped_frames(client: Client) -> float:
+    text = await (await client.get("/metrics")).text()
+    [line] = [x for x in text.splitlines() if x.startswith("qrstream_ws_frames_skipped_total ")]
+    return float(line.split()[1])
+
+
+async def test_a_reader_that_never_reads_is_dropped_and_the_others_keep_receiving(
+    make_client: ClientFactory, config: Config, clock: FakeClock
+) -> None:
+    """A scanqrcode socket that never reads fills its buffers; it is then skipped and dropped
+    (its connection closed), while another subscriber of the same instance gets every frame at
+    once, before and after."""
+    client = await make_client(config.replace(qr_scan_timeout_s=1e9))
+    instance = await new_instance(client)
+    path = api(instance, "scanqrcode") + "?format=svg"  # bigger frames than raw: fuller buffers
+    stuck = await open_never_reading(client, path)
+    reader = await client.ws_connect(path)
+    try:
+        seen = [(await next_message(reader))["message"]]
+        hub, name = client.app[HUB], instance_topic(instance[0])
+        await until(lambda: hub.count(name) == 2)
+        for _ in range(MAX_ROUNDS):
+            await clock.advance(PERIOD)
+            message = await next_message(reader)
+            assert message["type"] == "qrCode" and message["message"] != seen[-1]
+            seen.append(message["message"])
+            if hub.count(name) == 1:
+                break  # dropped
+        else:
+            raise AssertionError(f"the never-reading socket was not dropped after {MAX_ROUNDS} frames")
+        assert await skipped_frames(client) >= 3  # skipped before it was dropped
+        for _ in range(2):
+            await clock.advance(PERIOD)
+            assert (await next_message(reader))["type"] == "qrCode"  # and on it goes
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(RECEIVE_S):  # now read it: what was queued, then the end
+            while await loop.sock_recv(stuck, 1 << 20):
+                pass
+        print(f"dropped after {len(seen)} frames of about {len(seen[-1])} characters")
+    finally:
+        stuck.close()
