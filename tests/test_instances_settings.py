@@ -16,6 +16,7 @@ from whatsapp_api_client_python.API import GreenApi  # type: ignore[import-untyp
 
 from qrstream.clock import FakeClock
 from qrstream.config import Config
+from qrstream.web.keys import SERVICES
 from tests.conftest import ClientFactory
 from tests.instancekit import ADMIN, api, new_instance, qr_link, until
 from tests.liveserver import ADMIN_KEY as LIVE_ADMIN_KEY
@@ -292,16 +293,16 @@ async def test_state_webhook_no_queues_and_posts_nothing(
     client, instance = await receiving(make_client, config, aiohttp_server, receiver, stateWebhook="no")
     await link(client, instance, "79001230004")
     await logout(client, instance)
-    await linger(clock, receiver, 3, step=5)
+    await linger(clock, client.app[SERVICES].db, 3, step=5)
     assert receiver.hits == []
     await empty_queue(client, clock, instance)
 
     await set_settings(client, instance, stateWebhook="yes")
-    await linger(clock, receiver, 3, step=5)
+    await linger(clock, client.app[SERVICES].db, 3, step=5)
     assert receiver.hits == []
     await link(client, instance, "79001230005")
     await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver, step=0)
-    await linger(clock, receiver, 3, step=5)
+    await linger(clock, client.app[SERVICES].db, 3, step=5)
     assert [h.json()["stateInstance"] for h in receiver.hits] == ["authorized"]
     resp = await client.get(api(instance, "receiveNotification"))
     assert (await resp.json())["body"]["instanceData"]["wid"] == "79001230005@c.us"
