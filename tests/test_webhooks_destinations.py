@@ -181,7 +181,7 @@ async def test_a_name_resolving_to_loopback_fails_for_good(
     assert failed["url"] == url and failed["idInstance"] == instance[0]
     # The reboot's end (back to notAuthorized) is refused the same way; five hours on, no retry came.
     await drive(clock, listed(2), receiver=receiver, step=1.0)
-    await linger(clock, receiver, 5, step=3600.0)
+    await linger(clock, client.app[SERVICES].db, 5, step=3600.0)
     assert receiver.hits == []
     later = await failed_list(client, admin_headers)
     assert [(f["lastError"], f["attempts"]) for f in later] == [("destination not allowed", 1)] * 2
@@ -222,7 +222,7 @@ async def test_a_literal_stored_earlier_is_refused_at_delivery(
         "SELECT attempts, last_error FROM deliveries WHERE receipt_id = ?", receipt_id
     )
     assert row is not None and (row["attempts"], row["last_error"]) == (1, "destination not allowed")
-    await linger(clock, receiver, 3, step=3600.0)
+    await linger(clock, svc.db, 3, step=3600.0)
     assert receiver.hits == []
 
 

@@ -56,7 +56,6 @@ async def test_pending_deliveries_survive_sigkill_and_arrive_once(
     env.update(
         QRSTREAM_PUBLIC_URL=PUBLIC_URL,  # the QR then holds a path of ours (link_path)
         QRSTREAM_WEBHOOK_MAX_BACKOFF_S="1",
-        QRSTREAM_WEBHOOK_ALLOW_PRIVATE="1",
     )
 
     with LiveServer(env) as first:
