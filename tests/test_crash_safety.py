@@ -51,10 +51,13 @@ async def _verification(http: aiohttp.ClientSession, base: str, n: int, acked: A
         return
     vid = (await resp.json())["verificationId"]
     acked.verifications[vid], acked.count = "generated", acked.count + 1
-    if (await http.post(f"{base}/api/verification/{vid}/start")).status == 200:
+    resp = await http.post(f"{base}/api/verification/{vid}/start", json={})
+    if resp.status == 200:
+        token = (await resp.json())["resumeToken"]
         acked.verifications[vid], acked.count = "in_progress", acked.count + 1
         result = "approved" if n % 2 else "declined"
-        resp = await http.post(f"{base}/api/verification/{vid}/complete", json={"result": result})
+        body = {"result": result, "resumeToken": token}
+        resp = await http.post(f"{base}/api/verification/{vid}/complete", json=body)
         if resp.status == 200:
             acked.verifications[vid], acked.count = (await resp.json())["status"], acked.count + 1
 

@@ -68,8 +68,11 @@ async def _verifications(http: aiohttp.ClientSession, base: str, secrets: list[s
     async with http.ws_connect(f"{base}/api/verification-events/{vid}", headers=SDK) as ws:
         assert json.loads((await ws.receive(timeout=10)).data)["status"] == "generated"
         assert (await http.get(f"{base}/verify?verification_id={vid}")).status == 200
-        await _json(await http.post(f"{base}/api/verification/{vid}/start"))
-        await _json(await http.post(f"{base}/api/verification/{vid}/complete", json={"result": "approved"}))
+        token = (await _json(await http.post(f"{base}/api/verification/{vid}/start", json={})))["resumeToken"]
+        secrets.append(token)
+        await _json(await http.post(f"{base}/api/verification/{vid}/start", json={"resumeToken": token}))
+        body = {"result": "approved", "resumeToken": token}
+        await _json(await http.post(f"{base}/api/verification/{vid}/complete", json=body))
         while (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
             pass
     assert (await http.post(f"{base}/api/verification/ver_{'0' * 24}/start")).status == 404

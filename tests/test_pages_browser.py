@@ -111,8 +111,8 @@ async def test_pair_form_is_usable_with_the_keyboard_alone(browser: Any, live: L
     watched.check()
 
 
-async def test_verify_portal_approve_path(browser: Any, live: Live, shots: Shots) -> None:
-    """The portal opened from a verification's QR starts it; Approve (keyboard) completes it."""
+async def verification_link(live: Live) -> tuple[str, str]:
+    """A new verification and the portal link its QR code holds (decoded from the PNG)."""
     status, body = await api(
         "POST", f"{live.url}/api/generate-verification", sdk=True, json={"extra_data": {"who": "ada"}}
     )
@@ -122,18 +122,86 @@ async def test_verify_portal_approve_path(browser: Any, live: Live, shots: Shots
     assert qr_status == 200
     link = decode_png(png).text
     assert link == body["url"] == f"{live.url}/verify?verification_id={vid}"
+    return vid, link
+
+
+async def verification_status(live: Live, vid: str) -> str:
+    _, details = await api("GET", f"{live.url}/api/get-verification-details/{vid}", sdk=True)
+    return str(details["status"])
+
+
+async def test_verify_portal_approve_path(browser: Any, live: Live, shots: Shots) -> None:
+    """The portal opened from a verification's QR waits for Start (keyboard); Approve completes it."""
+    vid, link = await verification_link(live)
     page = await browser.new_page(viewport=PHONE)
     watched = watch(page)
     await page.goto(link)
+    await expect(page.locator("#main")).to_have_attribute("data-state", "idle")
+    await page.get_by_role("button", name="Start verification").focus()
+    await page.keyboard.press("Enter")
     await expect(page.locator("#main")).to_have_attribute("data-state", "ready")
     await expect(page.get_by_role("button", name="Approve")).to_be_focused()
     await shots.take(page, "verify-ready")
     await page.keyboard.press("Enter")
     await expect(page.locator("#status")).to_contain_text("Verification approved.")
     await shots.take(page, "verify-approved")
-    _, details = await api("GET", f"{live.url}/api/get-verification-details/{vid}", sdk=True)
-    assert details["status"] == "completed"
+    assert await verification_status(live, vid) == "completed"
     watched.check()
+
+
+COMPLETE_WITHOUT_TOKEN = """async (id) => (await fetch(`/api/verification/${id}/complete`, {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({result: "approved"})
+})).status"""
+
+
+async def test_verify_portal_waits_for_a_person_and_only_its_tab_finishes(
+    browser: Any, live: Live, shots: Shots
+) -> None:
+    """Opening the portal (its script running) changes nothing until Start is pressed; the tab that
+    started resumes after a reload and approves; a second browser opening the link cannot finish it."""
+    vid, link = await verification_link(live)
+    first = await browser.new_context(viewport=PHONE)
+    page = await first.new_page()
+    watched = watch(page)
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    await page.goto(link)
+    await expect(page.locator("#main")).to_have_attribute("data-state", "idle")
+    await page.wait_for_load_state("networkidle")  # the script has run and has nothing more to send
+    await expect(page.locator("#status")).to_have_text("Press Start verification when you are ready.")
+    assert posts == []
+    assert await verification_status(live, vid) == "generated"
+    await shots.take(page, "verify-idle")
+
+    await page.get_by_role("button", name="Start verification").click()
+    await expect(page.locator("#main")).to_have_attribute("data-state", "ready")
+    assert await verification_status(live, vid) == "in_progress"
+    await page.reload()
+    await expect(page.locator("#main")).to_have_attribute("data-state", "ready")
+    await expect(page.locator("#status")).to_have_text("Verification resumed. Choose Approve or Decline.")
+
+    second = await browser.new_context(viewport=PHONE)
+    other = await second.new_page()
+    # Chromium logs each refused fetch (409, 403) as a console error: those are expected here.
+    other_watched = watch(other, allow=("status of 409", "status of 403"))
+    await other.goto(link)
+    await expect(other.locator("#main")).to_have_attribute("data-state", "idle")
+    await other.get_by_role("button", name="Start verification").click()
+    await expect(other.locator("#main")).to_have_attribute("data-state", "elsewhere")
+    await expect(other.locator("#status")).to_contain_text("started in another browser")
+    await expect(other.locator("#decision")).to_be_hidden()
+    await shots.take(other, "verify-elsewhere")
+    assert await other.evaluate(COMPLETE_WITHOUT_TOKEN, vid) == 403
+    assert await verification_status(live, vid) == "in_progress"
+    other_watched.check()
+
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.locator("#status")).to_contain_text("Verification approved.")
+    assert await verification_status(live, vid) == "completed"
+    assert await page.evaluate("window.sessionStorage.length") == 0  # the token is gone once used
+    watched.check()
+    await first.close()
+    await second.close()
 
 
 async def open_pair(browser: Any, live: Live, instance: tuple[int, str], viewport: dict[str, int]) -> Any:

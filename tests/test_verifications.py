@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from typing import Any
@@ -14,6 +15,7 @@ from qrstream.config import Config
 from qrstream.web.keys import SERVICES
 from tests.conftest import ClientFactory
 from tests.qrdecode import decode_png, quiet_zone
+from tests.verificationkit import complete, start
 
 ID_PATTERN = r"ver_[0-9a-f]{24}"
 
@@ -183,44 +185,147 @@ async def test_details(client: TestClient, sdk_headers: dict[str, str], clock: F
     assert await resp.json() == {"error": "Missing verification_id"}
 
 
+RESUME_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # 256 random bits, URL-safe base64
+
+
 async def test_start_and_complete(client: TestClient, sdk_headers: dict[str, str]) -> None:
-    """start moves generated to in_progress: exactly {"status"}, plus return_url when one was given
-    (the portal goes there); complete approved/declined ends it."""
+    """start moves generated to in_progress: exactly {"status", "resumeToken"}, plus return_url when
+    one was given (the portal goes there); complete approved/declined with the token ends it."""
     approved = await generate(client, sdk_headers, return_url="https://shop.example/done?x=1")
     vid = approved["verificationId"]
-    resp = await client.post(f"/api/verification/{vid}/start")
+    resp = await client.post(f"/api/verification/{vid}/start", json={})
     assert resp.status == 200
-    assert await resp.json() == {"status": "in_progress", "return_url": "https://shop.example/done?x=1"}
-    resp = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    body = await resp.json()
+    assert RESUME_TOKEN.fullmatch(body["resumeToken"]), body
+    assert body == {
+        "status": "in_progress",
+        "resumeToken": body["resumeToken"],
+        "return_url": "https://shop.example/done?x=1",
+    }
+    resp = await complete(client, vid, "approved", body["resumeToken"])
     assert resp.status == 200
     assert await resp.json() == {"status": "completed"}
 
     declined = (await generate(client, sdk_headers))["verificationId"]
-    resp = await client.post(f"/api/verification/{declined}/start")
-    assert await resp.read() == b'{"status":"in_progress"}'  # the contract's body, to the letter
-    resp = await client.post(f"/api/verification/{declined}/complete", json={"result": "declined"})
+    resp = await client.post(f"/api/verification/{declined}/start")  # no body at all: fine too
+    body = await resp.json()
+    assert list(body) == ["status", "resumeToken"] and body["status"] == "in_progress"
+    resp = await complete(client, declined, "declined", body["resumeToken"])
     assert await resp.json() == {"status": "failed"}
     details = await client.get(f"/api/get-verification-details/{declined}", headers=sdk_headers)
     assert (await details.json())["status"] == "failed"
 
 
-async def test_moves_out_of_order_are_409(client: TestClient, sdk_headers: dict[str, str]) -> None:
-    """start twice, complete before start, or complete twice answer 409 with current_status."""
-    vid = (await generate(client, sdk_headers))["verificationId"]
-    resp = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+async def test_start_again_with_the_token_resumes(
+    client: TestClient, sdk_headers: dict[str, str], clock: FakeClock
+) -> None:
+    """start with its resumeToken while in_progress answers the same again and changes nothing; without
+    it, or with another, 409 in_progress; once expired, 409 expired even with it."""
+    vid = (await generate(client, sdk_headers, return_url="https://shop.example/r"))["verificationId"]
+    first = await client.post(f"/api/verification/{vid}/start", json={})
+    answer = await first.json()
+    before = await (await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)).json()
+    await clock.advance(30)
+    for _ in range(3):
+        again = await client.post(
+            f"/api/verification/{vid}/start", json={"resumeToken": answer["resumeToken"]}
+        )
+        assert again.status == 200
+        assert await again.json() == answer
+    after = await (await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)).json()
+    assert after == before  # updatedAt included: a resume is not a change
+    for body in ({}, {"resumeToken": answer["resumeToken"][:-1] + "A"}, {"resumeToken": ""}):
+        resp = await client.post(f"/api/verification/{vid}/start", json=body)
+        assert resp.status == 409, body
+        assert (await resp.json())["current_status"] == "in_progress"
+    await clock.advance(3600)
+    resp = await client.post(f"/api/verification/{vid}/start", json={"resumeToken": answer["resumeToken"]})
     assert resp.status == 409
-    assert (await resp.json())["current_status"] == "generated"
-    assert (await client.post(f"/api/verification/{vid}/start")).status == 200
+    assert (await resp.json())["current_status"] == "expired"
+
+
+async def test_a_token_sent_to_a_fresh_verification_starts_it_with_a_new_one(
+    client: TestClient, sdk_headers: dict[str, str]
+) -> None:
+    """A resumeToken (say, of another verification) sent to a generated one starts it, with its own token."""
+    one = (await generate(client, sdk_headers))["verificationId"]
+    other = (await generate(client, sdk_headers))["verificationId"]
+    token = await start(client, one)
+    other_token = await start(client, other, resumeToken=token)
+    assert other_token != token
+    assert (await complete(client, other, "approved", token)).status == 403
+    assert (await complete(client, other, "approved", other_token)).status == 200
+
+
+async def test_complete_needs_the_token_of_the_browser_that_started(
+    client: TestClient, sdk_headers: dict[str, str]
+) -> None:
+    """complete without the resumeToken, with an empty, altered or another verification's one: 403,
+    and the verification stays in_progress; with its own: 200."""
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    token = await start(client, vid)
+    other = (await generate(client, sdk_headers))["verificationId"]
+    other_token = await start(client, other)
+    for wrong in (None, "", token[:-1] + ("B" if token[-1] != "B" else "C"), token.upper(), other_token):
+        resp = await complete(client, vid, "approved", wrong)
+        assert resp.status == 403, wrong
+        assert await resp.json() == {
+            "error": "Only the browser that started this verification can complete it"
+        }
+    details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
+    assert (await details.json())["status"] == "in_progress"
+    assert (await complete(client, vid, "declined", token)).status == 200
+    details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
+    assert (await details.json())["status"] == "failed"
+
+
+async def test_only_a_hash_of_the_token_is_stored(client: TestClient, sdk_headers: dict[str, str]) -> None:
+    """The store holds the token's SHA-256, never the token itself."""
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    db = client.app[SERVICES].db
+    row = await db.fetchone("SELECT * FROM verifications WHERE id = ?", vid)
+    assert row is not None and row["resume_hash"] is None
+    token = await start(client, vid)
+    row = await db.fetchone("SELECT * FROM verifications WHERE id = ?", vid)
+    assert row is not None
+    assert row["resume_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in json.dumps([str(value) for value in dict(row).values()])
+
+
+async def test_moves_out_of_order_are_409(
+    client: TestClient, sdk_headers: dict[str, str], clock: FakeClock
+) -> None:
+    """start twice, complete before start, or complete twice answer 409 with current_status. The status
+    is checked before the token: not in_progress is 409 whatever token comes (none can be right
+    before a start, and after the end there is nothing left to guard)."""
+    vid = (await generate(client, sdk_headers))["verificationId"]
+    for token in (None, "made-up"):
+        resp = await complete(client, vid, "approved", token)
+        assert resp.status == 409
+        assert (await resp.json())["current_status"] == "generated"
+    token = await start(client, vid)
     resp = await client.post(f"/api/verification/{vid}/start")
     assert resp.status == 409
     body = await resp.json()
     assert body["current_status"] == "in_progress"
     assert isinstance(body["error"], str)
-    assert (await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})).status == 200
-    for action, payload in [("start", None), ("complete", {"result": "declined"})]:
+    assert (await complete(client, vid, "approved", token)).status == 200
+    for action, payload in [
+        ("start", None),
+        ("start", {"resumeToken": token}),
+        ("complete", {"result": "declined", "resumeToken": token}),
+        ("complete", {"result": "declined", "resumeToken": "wrong"}),
+        ("complete", {"result": "declined"}),
+    ]:
         resp = await client.post(f"/api/verification/{vid}/{action}", json=payload)
-        assert resp.status == 409
+        assert resp.status == 409, payload
         assert (await resp.json())["current_status"] == "completed"
+    late = (await generate(client, sdk_headers))["verificationId"]
+    late_token = await start(client, late)
+    await clock.advance(3600)
+    resp = await complete(client, late, "approved", late_token)
+    assert resp.status == 409
+    assert (await resp.json())["current_status"] == "expired"
 
 
 async def test_start_complete_unknown_and_bad_result(client: TestClient, sdk_headers: dict[str, str]) -> None:
@@ -234,11 +339,26 @@ async def test_start_complete_unknown_and_bad_result(client: TestClient, sdk_hea
     )
     assert resp.status == 404
     vid = (await generate(client, sdk_headers))["verificationId"]
-    await client.post(f"/api/verification/{vid}/start")
-    for payload in [{"result": "maybe"}, {"result": None}, {}, [1]]:
+    token = await start(client, vid)
+    for payload in [
+        {"result": "maybe"},
+        {"result": None},
+        {},
+        [1],
+        {"result": "maybe", "resumeToken": token},
+    ]:
         resp = await client.post(f"/api/verification/{vid}/complete", json=payload)
         assert resp.status == 400
         assert "field" in await resp.json()
+    for field_value in (1, ["x"], {"a": 1}):
+        resp = await client.post(
+            f"/api/verification/{vid}/complete", json={"result": "approved", "resumeToken": field_value}
+        )
+        assert resp.status == 400
+        assert (await resp.json())["field"] == "resumeToken"
+        resp = await client.post(f"/api/verification/{vid}/start", json={"resumeToken": field_value})
+        assert resp.status == 400
+        assert (await resp.json())["field"] == "resumeToken"
     resp = await client.post(f"/api/verification/{vid}/complete", data=b"{oops")
     assert resp.status == 400
     details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
@@ -254,6 +374,8 @@ async def test_concurrent_starts_exactly_one_wins(client: TestClient, sdk_header
     for r in responses:
         if r.status == 409:
             assert (await r.json())["current_status"] == "in_progress"
+    [winner] = [await r.json() for r in responses if r.status == 200]
+    assert (await complete(client, vid, "approved", winner["resumeToken"])).status == 200
 
 
 async def test_portal_keys_not_needed(client: TestClient, sdk_headers: dict[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from qrstream.config import Config
 from qrstream.web.keys import SERVICES
 from tests.conftest import ClientFactory
 from tests.qrdecode import decode_png
+from tests.verificationkit import complete, start
 
 TTL = 3600.0
 
@@ -34,7 +36,8 @@ async def generate(client: TestClient, headers: dict[str, str], **body: Any) -> 
 async def test_flow_and_race_on_postgres(
     make_client: ClientFactory, config: Config, postgres_url: str, sdk_headers: dict[str, str]
 ) -> None:
-    """On PostgreSQL: QR code, 50 concurrent starts with one winner, completion and details."""
+    """On PostgreSQL: QR code, 50 concurrent starts with one winner, resumed with its token (stored as a
+    hash), refused without it, completion and details."""
     client = await make_client(config.replace(db=postgres_url, webhook_url="http://127.0.0.1:9/hook"))
     created = await generate(client, sdk_headers, extra_data={"user_id": "u1"})
     vid = created["verificationId"]
@@ -42,7 +45,14 @@ async def test_flow_and_race_on_postgres(
     assert decode_png(await qr.read()).text == created["url"]
     responses = await asyncio.gather(*(client.post(f"/api/verification/{vid}/start") for _ in range(50)))
     assert sorted(r.status for r in responses) == [200] + [409] * 49
-    done = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    [winner] = [await r.json() for r in responses if r.status == 200]
+    token = winner["resumeToken"]
+    again = await client.post(f"/api/verification/{vid}/start", json={"resumeToken": token})
+    assert await again.json() == winner
+    row = await client.app[SERVICES].db.fetchone("SELECT resume_hash FROM verifications WHERE id = ?", vid)
+    assert row is not None and row["resume_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert (await complete(client, vid, "approved", None)).status == 403
+    done = await complete(client, vid, "approved", token)
     assert await done.json() == {"status": "completed"}
     details = await (await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)).json()
     assert details["status"] == "completed"
@@ -66,8 +76,10 @@ async def test_two_servers_share_events_and_expiry(
     vid = (await generate(one, sdk_headers))["verificationId"]
     ws = await one.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
     assert (await ws.receive_json(timeout=10))["status"] == "generated"
-    assert (await two.post(f"/api/verification/{vid}/start")).status == 200
+    token = await start(two, vid)
     assert (await ws.receive_json(timeout=10))["status"] == "in_progress"
+    resumed = await one.post(f"/api/verification/{vid}/start", json={"resumeToken": token})
+    assert resumed.status == 200  # the token works on every server: only its hash, in the shared store
     await clock.advance(TTL)
     assert (await ws.receive_json(timeout=10))["status"] == "expired"
     assert await close_code(ws, 10) == 1000

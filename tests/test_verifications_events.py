@@ -14,6 +14,7 @@ from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.web.keys import SERVICES
 from tests.conftest import ClientFactory
+from tests.verificationkit import complete, start
 
 WEBHOOK = "http://127.0.0.1:9/verifications"  # loopback, nothing listens: deliveries just wait
 TTL = 3600.0
@@ -66,9 +67,9 @@ async def test_events_follow_the_whole_flow(client: TestClient, sdk_headers: dic
     ws = await client.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
     first = await ws.receive_json(timeout=5)
     assert first == {"verificationId": vid, "status": "generated", "at": "2026-01-01T00:00:00Z"}
-    assert (await client.post(f"/api/verification/{vid}/start")).status == 200
+    token = await start(client, vid)
     assert (await ws.receive_json(timeout=5))["status"] == "in_progress"
-    done = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    done = await complete(client, vid, "approved", token)
     assert done.status == 200
     last = await ws.receive_json(timeout=5)
     assert last["verificationId"] == vid and last["status"] == "completed"
@@ -78,8 +79,7 @@ async def test_events_follow_the_whole_flow(client: TestClient, sdk_headers: dic
 async def test_events_when_already_final(client: TestClient, sdk_headers: dict[str, str]) -> None:
     """Connecting to a finished verification sends its status and closes 1000."""
     vid = await generate(client, sdk_headers)
-    await client.post(f"/api/verification/{vid}/start")
-    await client.post(f"/api/verification/{vid}/complete", json={"result": "declined"})
+    await complete(client, vid, "declined", await start(client, vid))
     ws = await client.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
     assert (await ws.receive_json(timeout=5))["status"] == "failed"
     assert await close_code(ws, 5) == 1000
@@ -129,14 +129,14 @@ async def test_sweeper_expires_in_progress_and_socket_closes(
 ) -> None:
     """An in_progress verification expires on the clock; its events socket hears it and closes 1000."""
     vid = await generate(client, sdk_headers)
-    await client.post(f"/api/verification/{vid}/start")
+    token = await start(client, vid)
     ws = await client.ws_connect(f"/api/verification-events/{vid}", headers=sdk_headers)
     assert (await ws.receive_json(timeout=5))["status"] == "in_progress"
     await clock.advance(TTL)
     assert (await ws.receive_json(timeout=5))["status"] == "expired"
     assert await close_code(ws, 5) == 1000
     assert await stored_status(client, vid) == "expired"
-    resp = await client.post(f"/api/verification/{vid}/complete", json={"result": "approved"})
+    resp = await complete(client, vid, "approved", token)
     assert resp.status == 409
     assert (await resp.json())["current_status"] == "expired"
 
@@ -167,10 +167,12 @@ async def test_outbox_rows_per_change(
     client = await make_client(config.replace(webhook_url=WEBHOOK))
     done = await generate(client, sdk_headers, extra_data={"user_id": "u1"})
     await clock.advance(5)
-    await client.post(f"/api/verification/{done}/start")
+    token = await start(client, done)
     await client.post(f"/api/verification/{done}/start")  # a refused move writes nothing
+    await client.post(f"/api/verification/{done}/start", json={"resumeToken": token})  # nor does a resume
+    await complete(client, done, "approved", None)  # nor a refused complete
     await clock.advance(5)
-    await client.post(f"/api/verification/{done}/complete", json={"result": "approved"})
+    assert (await complete(client, done, "approved", token)).status == 200
     lapsed = await generate(client, sdk_headers)
     changes = watch(client, lapsed)
     await clock.advance(TTL)
@@ -209,8 +211,7 @@ async def test_no_outbox_without_webhook(
 ) -> None:
     """Without a webhook URL no notification rows are written."""
     vid = await generate(client, sdk_headers)
-    await client.post(f"/api/verification/{vid}/start")
-    await client.post(f"/api/verification/{vid}/complete", json={"result": "declined"})
+    assert (await complete(client, vid, "declined", await start(client, vid))).status == 200
     other = await generate(client, sdk_headers)
     changes = watch(client, other)
     await clock.advance(TTL)
@@ -255,11 +256,9 @@ async def test_concurrent_approve_and_decline_exactly_one_wins(
     vid = await generate(client, sdk_headers)
     started = await client.post(f"/api/verification/{vid}/start")
     assert started.status == 200
-    token = {"resumeToken": t} if (t := (await started.json()).get("resumeToken")) else {}
+    token = (await started.json())["resumeToken"]
     results = ["approved", "declined"] * 10
-    responses = await asyncio.gather(
-        *(client.post(f"/api/verification/{vid}/complete", json={"result": r, **token}) for r in results)
-    )
+    responses = await asyncio.gather(*(complete(client, vid, r, token) for r in results))
     answers = [(r.status, await r.json()) for r in responses]
     won = [body["status"] for status, body in answers if status == 200]
     assert len(won) == 1 and won[0] in ("completed", "failed"), answers

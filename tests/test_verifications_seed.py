@@ -114,7 +114,7 @@ async def test_portal_page_changes_nothing(client: TestClient, sdk_headers: dict
         html = await page.text()
         assert '<script src="/static/verify.js" defer></script>' in html
         assert "<script>" not in html
-        for element_id in ("status", "decision", "approve", "decline"):
+        for element_id in ("status", "begin", "start", "decision", "approve", "decline"):
             assert f'id="{element_id}"' in html
         assert (await client.head(f"/verify?verification_id={vid}")).status == 200
     details = await client.get(f"/api/get-verification-details/{vid}", headers=sdk_headers)
@@ -133,5 +133,6 @@ async def test_portal_page_without_id_and_assets(client: TestClient) -> None:
     assert script.status == 200
     text = await script.text()
     assert "/api/verification/" in text and "verification_id" in text
+    assert "sessionStorage" in text and "resumeToken" in text
     style = await client.get("/static/verify.css")
     assert style.status == 200

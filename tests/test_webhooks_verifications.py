@@ -10,6 +10,7 @@ from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.web.keys import SERVICES
 from tests.conftest import ClientFactory
+from tests.verificationkit import complete, start
 from tests.webhook_receiver import Receiver, answers, drive
 
 
@@ -30,11 +31,8 @@ async def test_verification_changes_are_posted_in_order_and_signed(
     )
     assert resp.status == 201
     vid = (await resp.json())["verificationId"]
-    assert (await client.post(f"/api/verification/{vid}/start", headers=sdk_headers)).status == 200
-    resp = await client.post(
-        f"/api/verification/{vid}/complete", json={"result": "approved"}, headers=sdk_headers
-    )
-    assert resp.status == 200
+    token = await start(client, vid)
+    assert (await complete(client, vid, "approved", token)).status == 200
 
     await drive(clock, lambda: len(receiver.accepted) == 2, receiver=receiver)
 

@@ -35,6 +35,11 @@ SCHEMAS: dict[str, Json] = {
 }
 
 ID = path_param("id", "The verification id, `ver_<hex>`.")
+RESUME_TOKEN: Json = {
+    "type": "string",
+    "description": "The opaque token `start` answered (256 random bits); only its hash is stored."
+    " Required by `complete`: missing or wrong → 403.",
+}
 
 
 def _sdk(summary: str, ok: dict[str, Json], *statuses: int, **extra: object) -> Json:
@@ -105,18 +110,40 @@ def paths() -> dict[str, Json]:
         "/api/verification/{id}/start": {
             "parameters": [ID],
             "post": _portal(
-                "`generated` → `in_progress` (the portal, on a person's click)",
-                {"200": json_ok("Moved.", obj({"status": {"const": "in_progress"}}, {"return_url": {}}))},
+                "`generated` → `in_progress` (the portal, when the person presses Start); with the"
+                " resumeToken it answered, while `in_progress`: the same answer again (a reload)",
+                {
+                    "200": json_ok(
+                        "Started (or resumed).",
+                        obj(
+                            {"status": {"const": "in_progress"}, "resumeToken": RESUME_TOKEN},
+                            {"return_url": {"type": "string"}},
+                        ),
+                    )
+                },
+                400,
+                413,
+                requestBody=json_body(obj({}, {"resumeToken": RESUME_TOKEN}), required=False),
             ),
         },
         "/api/verification/{id}/complete": {
             "parameters": [ID],
             "post": _portal(
-                "`in_progress` → `completed` or `failed`",
+                "`in_progress` → `completed` or `failed`, by the browser that started it. Checked in"
+                " order: the body (400), the id (404), the status (409 unless `in_progress`), the resumeToken"
+                " (403)",
                 {"200": json_ok("Moved.", status_only)},
                 400,
+                403,
                 413,
-                requestBody=json_body(obj({"result": {"type": "string", "enum": ["approved", "declined"]}})),
+                requestBody=json_body(
+                    obj(
+                        {
+                            "result": {"type": "string", "enum": ["approved", "declined"]},
+                            "resumeToken": RESUME_TOKEN,
+                        }
+                    )
+                ),
             ),
         },
         "/verify": {

@@ -5,6 +5,8 @@ Pure values and functions; the status machine that moves records lives in `verif
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -39,6 +41,17 @@ def new_id() -> str:
     return "ver_" + secrets.token_hex(12)
 
 
+def new_resume_token() -> str:
+    """A fresh resumeToken for the browser that starts a verification: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def resume_hash(token: str) -> str:
+    """What is stored of a resumeToken: its SHA-256, hex. A plain hash is enough for a random
+    256-bit value (nothing to brute-force), and a leaked database cannot finish a verification."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def portal_url(base_url: str, verification_id: str) -> str:
     """The portal link a verification's QR code holds."""
     return f"{base_url}/verify?verification_id={verification_id}"
@@ -58,6 +71,7 @@ class Verification:
     created_at: float
     updated_at: float
     expires_at: float
+    resume_hash: str | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> Verification:
@@ -69,7 +83,14 @@ class Verification:
             created_at=float(row["created_at"]),
             updated_at=float(row["updated_at"]),
             expires_at=float(row["expires_at"]),
+            resume_hash=row["resume_hash"],
         )
+
+    def resumable_by(self, token: str | None) -> bool:
+        """Whether `token` is the resumeToken this verification was started with (constant time)."""
+        if not token or self.resume_hash is None:
+            return False
+        return hmac.compare_digest(resume_hash(token), self.resume_hash)
 
     def details(self) -> dict[str, Any]:
         """The `get-verification-details` body."""
@@ -103,6 +124,14 @@ def check_request(body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str |
     if url is not None and not (isinstance(url, str) and is_http_url(url)):
         raise BadRequest("return_url must be an absolute http(s) URL", field="return_url")
     return extra, url
+
+
+def check_resume_token(body: Mapping[str, Any]) -> str | None:
+    """The optional `resumeToken` of a start or complete request; BadRequest when not a string."""
+    token = body.get("resumeToken")
+    if token is not None and not isinstance(token, str):
+        raise BadRequest("resumeToken must be a string", field="resumeToken")
+    return token or None
 
 
 def check_result(body: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from qrstream.verifications.records import (
     Verification,
     check_request,
     check_result,
+    check_resume_token,
     iso,
     portal_url,
 )
@@ -104,16 +105,19 @@ async def details(request: web.Request) -> web.Response:
 
 
 async def start(request: web.Request) -> web.Response:
-    verification = await request.app[VERIFICATIONS].start(request.match_info["id"])
-    body = {"status": verification.status}
+    """The person pressed Start (or the tab that did reloads, with its resumeToken)."""
+    token = check_resume_token(await _body(request, allow_empty=True))
+    verification, token = await request.app[VERIFICATIONS].start(request.match_info["id"], token)
+    body = {"status": verification.status, "resumeToken": token}
     if verification.return_url:  # where the portal goes when done; otherwise the contract's body exactly
         body["return_url"] = verification.return_url
     return json_response(body)
 
 
 async def complete(request: web.Request) -> web.Response:
-    status = check_result(await _body(request))
-    verification = await request.app[VERIFICATIONS].complete(request.match_info["id"], status)
+    body = await _body(request)
+    status, token = check_result(body), check_resume_token(body)
+    verification = await request.app[VERIFICATIONS].complete(request.match_info["id"], status, token)
     return json_response({"status": verification.status})
 
 
@@ -138,7 +142,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
 
 
 async def portal(request: web.Request) -> web.FileResponse:
-    """The verification portal; a GET never changes state (its script does, on a person's click)."""
+    """The verification portal; neither the GET nor its script changes state until a person
+    presses Start (mail scanners and link checkers open links, and some run their scripts)."""
     return page("verify.html")
 
 

@@ -7,17 +7,21 @@
 Every move is one conditional write (`UPDATE … WHERE id = ? AND status = ? …`): of
 concurrent attempts exactly one changes a row. The webhook notification is written in
 the same transaction (the outbox); the change is published only after the commit.
+
+`start` hands the browser that wins it a resumeToken, of which only the hash is stored (in
+the same write as the move). That token resumes the start (the same answer again, after a
+reload) and is required to `complete`: a link opened by anyone else cannot finish it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from qrstream import outbox as notifications
 from qrstream.clock import Clock
-from qrstream.errors import Conflict, NotFound
+from qrstream.errors import Conflict, Forbidden, NotFound
 from qrstream.store import Database, Queries
 from qrstream.verifications.records import (
     EXPIRED,
@@ -27,6 +31,8 @@ from qrstream.verifications.records import (
     OPEN,
     Verification,
     new_id,
+    new_resume_token,
+    resume_hash,
     to_json,
 )
 
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 
 
 Publish = Callable[[Verification], Awaitable[None]]
+
+NOT_THE_STARTER = "Only the browser that started this verification can complete it"
 
 
 class Verifications:
@@ -81,28 +89,59 @@ class Verifications:
             return expired or await self.get(verification_id)
         return verification
 
-    async def start(self, verification_id: str) -> Verification:
-        """`generated` → `in_progress`; Conflict (with current_status) from any other status."""
-        return await self._move(verification_id, GENERATED, IN_PROGRESS, "start")
+    async def start(self, verification_id: str, resume_token: str | None = None) -> tuple[Verification, str]:
+        """`generated` → `in_progress`, with a new resumeToken: (the verification, the token).
 
-    async def complete(self, verification_id: str, status: str) -> Verification:
-        """`in_progress` → `completed` or `failed`; Conflict from any other status."""
-        return await self._move(verification_id, IN_PROGRESS, status, "complete")
+        With the token it was started with, while still `in_progress`: the same answer again,
+        and nothing changes. Otherwise Conflict (with current_status), a wrong token included.
+        """
+        if resume_token is not None:
+            current = await self.get(verification_id)
+            if current.status == IN_PROGRESS and current.resumable_by(resume_token):
+                return current, resume_token
+        token = new_resume_token()
+        moved = await self._move(verification_id, GENERATED, IN_PROGRESS, resume_hash=resume_hash(token))
+        if moved is None:
+            await self._refuse(verification_id, GENERATED, "start")
+        return moved, token
 
-    async def _move(self, verification_id: str, source: str, target: str, action: str) -> Verification:
-        if ID_PATTERN.fullmatch(verification_id):
-            now = self._clock.now()
-            moved = await self._write(
-                "UPDATE verifications SET status = ?, updated_at = ? "
-                "WHERE id = ? AND status = ? AND expires_at > ?",
-                (target, now, verification_id, source, now),
-                verification_id,
-                now,
-            )
-            if moved is not None:
-                return moved
+    async def complete(self, verification_id: str, status: str, resume_token: str | None) -> Verification:
+        """`in_progress` → `completed` or `failed`, for the holder of the resumeToken only.
+
+        Checked in order: the id (NotFound), the status (Conflict unless `in_progress`, as for
+        `start`, which tells anyone the status too), then the token (Forbidden: started, but by
+        another browser). A token cannot be right before a start, and after the end there is
+        nothing left to protect, so the status goes first.
+        """
         current = await self.get(verification_id)
-        raise Conflict(f"Verification must be in '{source}' state to {action}", current_status=current.status)
+        if current.status != IN_PROGRESS:
+            raise _conflict(IN_PROGRESS, "complete", current.status)
+        if not current.resumable_by(resume_token):
+            raise Forbidden(NOT_THE_STARTER)
+        moved = await self._move(verification_id, IN_PROGRESS, status, resume_hash=current.resume_hash)
+        if moved is None:
+            await self._refuse(verification_id, IN_PROGRESS, "complete")
+        return moved
+
+    async def _move(
+        self, verification_id: str, source: str, target: str, *, resume_hash: str | None
+    ) -> Verification | None:
+        """One conditional move from `source`, setting the resume hash; None when nothing moved."""
+        if not ID_PATTERN.fullmatch(verification_id):
+            return None
+        now = self._clock.now()
+        return await self._write(
+            "UPDATE verifications SET status = ?, updated_at = ?, resume_hash = ? "
+            "WHERE id = ? AND status = ? AND expires_at > ?",
+            (target, now, resume_hash, verification_id, source, now),
+            verification_id,
+            now,
+        )
+
+    async def _refuse(self, verification_id: str, source: str, action: str) -> NoReturn:
+        """Raise NotFound, or Conflict with the status the verification is in now."""
+        current = await self.get(verification_id)
+        raise _conflict(source, action, current.status)
 
     async def _expire(self, verification_id: str) -> Verification | None:
         """Move an open, due verification to `expired`; None when someone else moved it first."""
@@ -155,6 +194,10 @@ class Verifications:
             "SELECT MIN(expires_at) AS t FROM verifications WHERE status IN (?, ?)", *OPEN
         )
         return float(row["t"]) if row and row["t"] is not None else None
+
+
+def _conflict(source: str, action: str, status: str) -> Conflict:
+    return Conflict(f"Verification must be in '{source}' state to {action}", current_status=status)
 
 
 async def _notify(tx: Queries, verification: Verification, now: float, webhook_url: str) -> None:
