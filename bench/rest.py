@@ -3,7 +3,8 @@
 One server (`run.py`, SQLite in a temp dir); wrk runs each endpoint in turn, healthz
 first, for several rounds; a round's ratios are against that round's healthz (the
 machine is noisy), and the table shows medians over rounds. Every QR endpoint's
-answer is decoded with zxing-cpp first.
+answer is decoded with zxing-cpp first. The card scan (`/q/<code>`, bench/lua/scan.lua:
+phones' User-Agents in turn) is a recorded scan each time, as for a crowd at a printed QR.
 
     .venv/bin/python bench/rest.py [--rounds 5] [--seconds 5] [--connections 32]
 """
@@ -44,13 +45,18 @@ async def prepare(base: str) -> list[Endpoint]:
             body = await r.json()
             assert body["type"] == "qrCode" and "/link/" in fixtures.decode_b64(body["message"])
         async with session.get(card_url) as r:
-            assert "/q/" in fixtures.decode(await r.read()), "card QR text"
+            link = fixtures.decode(await r.read())
+            assert "/q/" in link, "card QR text"
+        scan_path = "/q/" + link.split("/q/", 1)[1]
+        async with session.get(base + scan_path, allow_redirects=False) as r:
+            assert r.status == 302, f"scan answered {r.status}"
     card_path = "/" + card_url.split("/", 3)[3]
     return [
         Endpoint("healthz", "/healthz", None, 1.0),
         Endpoint("get-verification-qrcode (cached)", qr_path, "sdk_get.lua", 0.6),
         Endpoint("instance qr", instance.path("qr"), None, 0.6),
         Endpoint("card QR image", card_path, None, 0.6),
+        Endpoint("card scan /q/<code> (302, recorded)", scan_path, "scan.lua", 0.5),
         Endpoint(
             "generate-verification (write)", "/api/generate-verification", "generate_verification.lua", 0.3
         ),

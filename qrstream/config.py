@@ -83,6 +83,7 @@ class Config:
     # Slow peers (web/peers.py): a deadline for each request head, a cap on slow ones per address.
     header_timeout_s: float = 10.0
     max_pending_per_client: int = 64
+    scan_retention_days: float = 400.0
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -121,6 +122,7 @@ class Config:
             log_level=env.get("QRSTREAM_LOG_LEVEL", "").strip().upper() or "INFO",
             header_timeout_s=_number(env, "QRSTREAM_HEADER_TIMEOUT_S", 10.0, minimum=0.1),
             max_pending_per_client=int(_number(env, "QRSTREAM_MAX_PENDING_PER_CLIENT", 64, minimum=0)),
+            scan_retention_days=_number(env, "QRSTREAM_SCAN_RETENTION_DAYS", 400.0, minimum=1),
         )
         config.check()
         return config

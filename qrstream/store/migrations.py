@@ -148,6 +148,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX pairing_links_instance ON pairing_links (instance_id);
     """,
+    # 9: one row per counted scan (no address: `visitor` is a keyed hash that changes every UTC day),
+    # deleted after QRSTREAM_SCAN_RETENTION_DAYS while card_scans keeps the daily counts;
+    # bots and link-preview fetchers apart, counted per card, day and name.
+    """
+    CREATE TABLE scan_events (
+        id {serial},
+        card_uuid TEXT NOT NULL,
+        at {float} NOT NULL,
+        day TEXT NOT NULL,
+        device TEXT NOT NULL,
+        os TEXT NOT NULL,
+        browser TEXT NOT NULL,
+        referrer TEXT,
+        visitor TEXT NOT NULL
+    );
+    CREATE INDEX scan_events_card_time ON scan_events (card_uuid, at);
+    CREATE INDEX scan_events_time ON scan_events (at);
+    CREATE TABLE card_bot_visits (
+        card_uuid TEXT NOT NULL,
+        day TEXT NOT NULL,
+        bot TEXT NOT NULL,
+        count {bigint} NOT NULL DEFAULT 0,
+        PRIMARY KEY (card_uuid, day, bot)
+    );
+    """,
 ]
 
 
