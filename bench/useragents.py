@@ -129,7 +129,7 @@ def with_crawlers(parse: Parse, crawlers: Callable[[str], str | None]) -> Parse:
 
 # -- what qrstream runs -------------------------------------------------------------------------
 def qrstream_parser(cache_size: int) -> Parse:
-    from qrstream.visitors import AgentParser
+    from qrstream.cards.visitors import AgentParser
 
     parser = AgentParser(cache_size=cache_size)
     return lambda ua: Verdict(*_fields(parser.parse(ua)))

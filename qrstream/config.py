@@ -84,6 +84,7 @@ class Config:
     header_timeout_s: float = 10.0
     max_pending_per_client: int = 64
     scan_retention_days: float = 400.0
+    scan_queue_capacity: int = 20_000  # scans waiting to be written; beyond: dropped, counted
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -123,6 +124,7 @@ class Config:
             header_timeout_s=_number(env, "QRSTREAM_HEADER_TIMEOUT_S", 10.0, minimum=0.1),
             max_pending_per_client=int(_number(env, "QRSTREAM_MAX_PENDING_PER_CLIENT", 64, minimum=0)),
             scan_retention_days=_number(env, "QRSTREAM_SCAN_RETENTION_DAYS", 400.0, minimum=1),
+            scan_queue_capacity=int(_number(env, "QRSTREAM_SCAN_QUEUE_CAPACITY", 20_000, minimum=1)),
         )
         config.check()
         return config

@@ -52,11 +52,19 @@ async def dynamic_link(client: TestClient, uuid: str) -> str:
     return local(decoded.text)
 
 
-async def stats(client: TestClient, uuid: str) -> dict[str, Any]:
-    resp = await client.get(f"/admin/cards/{uuid}/stats", headers=ADMIN)
-    assert resp.status == 200
+async def stats(client: TestClient, uuid: str, **query: str) -> dict[str, Any]:
+    """GET /admin/cards/{uuid}/stats (with `from`/`to` when given); fails the test unless 200."""
+    params = {k.rstrip("_"): v for k, v in query.items()}  # from_= (a keyword) becomes from
+    resp = await client.get(f"/admin/cards/{uuid}/stats", headers=ADMIN, params=params)
+    assert resp.status == 200, await resp.text()
     body: dict[str, Any] = await resp.json()
     return body
+
+
+async def counts(client: TestClient, uuid: str) -> dict[str, Any]:
+    """Only the `scans` and `daily` parts of the stats."""
+    body = await stats(client, uuid)
+    return {"scans": body["scans"], "daily": body["daily"]}
 
 
 _ESCAPES = {"n": "\n", "N": "\n"}

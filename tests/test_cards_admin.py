@@ -236,6 +236,15 @@ async def test_retarget_and_stats_of_unknown_card_are_404(client: TestClient) ->
 
 
 async def test_stats_of_a_new_card_are_zero(client: TestClient) -> None:
-    """A card nobody scanned has {"scans": 0, "daily": {}}."""
+    """A card nobody scanned has no scans, visitors, days, breakdowns or bots."""
     card = await create_card(client)
-    assert await stats(client, card["uuid"]) == {"scans": 0, "daily": {}}
+    assert await stats(client, card["uuid"]) == {
+        "scans": 0,
+        "uniqueVisitors": 0,
+        "daily": {},
+        "devices": {},
+        "os": {},
+        "browsers": {},
+        "referrers": {},
+        "bots": {},
+    }

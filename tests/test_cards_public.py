@@ -9,6 +9,7 @@ from qrstream.clock import FakeClock
 from tests.cardkit import (
     ADMIN,
     FULL_CARD,
+    counts,
     create_card,
     dynamic_link,
     local,
@@ -239,7 +240,7 @@ async def test_each_get_counts_one_scan(client: TestClient, clock: FakeClock) ->
     link = await dynamic_link(client, card["uuid"])
     for _ in range(3):
         assert (await client.get(link, allow_redirects=False)).status == 302
-    assert await stats(client, card["uuid"]) == {"scans": 3, "daily": {"2026-01-01": 3}}
+    assert await counts(client, card["uuid"]) == {"scans": 3, "daily": {"2026-01-01": 3}}
 
 
 async def test_head_and_link_preview_bots_do_not_count(client: TestClient) -> None:
@@ -265,7 +266,7 @@ async def test_head_and_link_preview_bots_do_not_count(client: TestClient) -> No
     for agent in bots:
         resp = await client.get(link, allow_redirects=False, headers={"User-Agent": agent})
         assert resp.status == 302
-    assert await stats(client, card["uuid"]) == {"scans": 0, "daily": {}}
+    assert await counts(client, card["uuid"]) == {"scans": 0, "daily": {}}
     phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
     await client.get(link, allow_redirects=False, headers={"User-Agent": phone})
     assert (await stats(client, card["uuid"]))["scans"] == 1
@@ -285,11 +286,11 @@ async def test_stats_are_per_utc_day(client: TestClient, clock: FakeClock) -> No
     await clock.advance(3 * 86400)
     await client.get(link, allow_redirects=False)  # the 5th
     await client.get(other_link, allow_redirects=False)
-    assert await stats(client, card["uuid"]) == {
+    assert await counts(client, card["uuid"]) == {
         "scans": 4,
         "daily": {"2026-01-01": 2, "2026-01-02": 1, "2026-01-05": 1},
     }
-    assert await stats(client, other["uuid"]) == {"scans": 1, "daily": {"2026-01-05": 1}}
+    assert await counts(client, other["uuid"]) == {"scans": 1, "daily": {"2026-01-05": 1}}
 
 
 async def test_concurrent_scans_are_all_counted(client: TestClient) -> None:
@@ -300,4 +301,4 @@ async def test_concurrent_scans_are_all_counted(client: TestClient) -> None:
     link = await dynamic_link(client, card["uuid"])
     answers = await asyncio.gather(*(client.get(link, allow_redirects=False) for _ in range(25)))
     assert all(r.status == 302 for r in answers)
-    assert await stats(client, card["uuid"]) == {"scans": 25, "daily": {"2026-01-01": 25}}
+    assert await counts(client, card["uuid"]) == {"scans": 25, "daily": {"2026-01-01": 25}}

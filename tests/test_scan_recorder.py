@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from qrstream.scan_recorder import Scan, ScanRecorder
-from qrstream.scan_stats import DayRange, card_stats, csv_chunks, prune
+from qrstream.cards.recorder import Scan, ScanRecorder
+from qrstream.cards.scans import DayRange, card_stats, csv_chunks, prune
+from qrstream.cards.visitors import AgentParser, VisitorKeys
 from qrstream.store import Database, open_database
-from qrstream.visitors import AgentParser, VisitorKeys
 from tests.uastrings import BOTS, HUMANS
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -50,7 +50,7 @@ def scan(at: float = T0, ua: str = PHONE, card: str = "card-a", referer: str | N
     return Scan(card, at, "198.51.100.7", ua, referer)
 
 
-async def test_a_batch_is_one_transaction_with_daily_and_bot_counts(db: Database, parser: AgentParser) -> None:
+async def test_a_batch_writes_scans_daily_and_bot_counts(db: Database, parser: AgentParser) -> None:
     """Scans and bots queued together are written together; flush waits for them."""
     recorder = recorder_for(db, parser)
     for n in range(5):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 
-from qrstream.visitors import (
+from qrstream.cards.visitors import (
     NOT_BOTS,
     SCRIPT_TAGS,
     UNKNOWN,

@@ -1,4 +1,4 @@
-"""Admin routes for cards: create, read, edit, delete, retarget the dynamic link, scan stats.
+"""Admin routes for cards: create, read, edit, delete, retarget the dynamic link, scan stats and CSV.
 
 Every route needs the admin bearer key (401 `{"error": "Unauthorized"}`); an unknown or
 malformed `{uuid}` answers 404 `{"error": "Card not found"}`.
@@ -10,6 +10,7 @@ from aiohttp import web
 
 from qrstream.cards.fields import check_fields, check_target
 from qrstream.cards.keys import CARDS
+from qrstream.cards.scans import DayRange
 from qrstream.cards.service import Card, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.web.auth import require_admin
@@ -72,11 +73,36 @@ async def put_target(request: web.Request) -> web.Response:
     return _card_response(request, card)
 
 
+def _days(request: web.Request) -> DayRange:
+    """`?from=YYYY-MM-DD&to=YYYY-MM-DD` (UTC days, both included, either optional); 400 naming the bad one."""
+    return DayRange.from_query(request.query.getall("from", []), request.query.getall("to", []))
+
+
 async def card_stats(request: web.Request) -> web.Response:
     require_admin(request)
     card_uuid = _uuid(request)
     _found(await request.app[CARDS].get(card_uuid))
-    return json_response(await request.app[CARDS].stats(card_uuid))
+    return json_response(await request.app[CARDS].stats(card_uuid, _days(request)))
+
+
+async def scans_csv(request: web.Request) -> web.StreamResponse:
+    """One row per scan, streamed a page at a time: the export never sits whole in memory."""
+    require_admin(request)
+    card_uuid = _uuid(request)
+    _found(await request.app[CARDS].get(card_uuid))
+    days = _days(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="scans-{card_uuid}.csv"',
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
+    async for chunk in request.app[CARDS].scans_csv(card_uuid, days):
+        await response.write(chunk.encode("utf-8"))
+    await response.write_eof()
+    return response
 
 
 def setup(app: web.Application) -> None:
@@ -88,3 +114,4 @@ def setup(app: web.Application) -> None:
     routes.delete("/admin/cards/{uuid}", delete_card, name="admin-card-delete")
     routes.put("/admin/cards/{uuid}/target", put_target, name="admin-card-target")
     routes.get("/admin/cards/{uuid}/stats", card_stats, name="admin-card-stats")
+    routes.get("/admin/cards/{uuid}/scans.csv", scans_csv, name="admin-card-scans-csv")

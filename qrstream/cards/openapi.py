@@ -21,6 +21,7 @@ from qrstream.apidoc import (
     typed_ok,
 )
 from qrstream.cards.fields import MAX_LENGTHS
+from qrstream.cards.visitors import DEVICES
 
 CARD_FIELDS = {
     "title": OPT_STR,
@@ -60,11 +61,38 @@ SCHEMAS: dict[str, Json] = {
     ),
 }
 
+_COUNTS: Json = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}
+SCHEMAS["CardStats"] = obj(
+    {
+        "scans": INT,
+        "uniqueVisitors": INT,
+        "daily": {**_COUNTS, "propertyNames": {"type": "string", "format": "date"}},
+        "devices": {**_COUNTS, "propertyNames": {"enum": list(DEVICES)}},
+        "os": _COUNTS,
+        "browsers": _COUNTS,
+        "referrers": _COUNTS,
+        "bots": _COUNTS,
+    }
+)
+
 UUID = path_param("uuid", "The card's UUID (lowercase UUID4).")
 
 
-def _admin(summary: str, ok: dict[str, Json], *statuses: int, body: Json | None = None) -> Json:
-    extra: dict[str, object] = {} if body is None else {"requestBody": body}
+DAY: Json = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+DAYS = [
+    query_param("from", "First UTC day (YYYY-MM-DD), included; default: the first scan.", DAY),
+    query_param("to", "Last UTC day (YYYY-MM-DD), included, not before `from`; default: today.", DAY),
+]
+
+
+def _admin(
+    summary: str,
+    ok: dict[str, Json],
+    *statuses: int,
+    body: Json | None = None,
+    extra: dict[str, object] | None = None,
+) -> Json:
+    extra = {**(extra or {}), **({} if body is None else {"requestBody": body})}
     return operation("admin", summary, ok, ERROR, 401, 429, *statuses, security=ADMIN, extra=extra)
 
 
@@ -104,14 +132,25 @@ def admin_paths() -> dict[str, Json]:
         "/admin/cards/{uuid}/stats": {
             "parameters": [UUID],
             "get": _admin(
-                "Scans of the card's dynamic link",
+                "Scan statistics of the card's dynamic link over a range of UTC days",
                 {
                     "200": json_ok(
-                        "Total and per-day scans.",
-                        obj({"scans": INT, "daily": {"type": "object", "additionalProperties": INT}}),
+                        "Scans, unique visitors, per day and broken down; bots apart.", ref("CardStats")
                     )
                 },
+                400,
                 404,
+                extra={"parameters": DAYS},
+            ),
+        },
+        "/admin/cards/{uuid}/scans.csv": {
+            "parameters": [UUID],
+            "get": _admin(
+                "The card's scans as CSV, one row per scan (no visitor key)",
+                {"200": typed_ok("Header `time,device,os,browser,referrer`, then a row a scan.", "text/csv")},
+                400,
+                404,
+                extra={"parameters": DAYS},
             ),
         },
     }
@@ -174,7 +213,7 @@ def public_paths() -> dict[str, Json]:
         "/q/{code}": {
             "parameters": [path_param("code", "The dynamic link's code.")],
             "get": _public(
-                "Follow the card's dynamic link (counts one scan)",
+                "Follow the card's dynamic link (a GET counts one scan; HEAD and bots do not)",
                 {"302": {"description": "To the card's target.", "headers": {"Location": {"schema": STR}}}},
             ),
         },

@@ -6,22 +6,25 @@ The admin card routes live in `cards_admin`.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from qrstream.cards import admin_routes as cards_admin
-from qrstream.cards import offline, vcard
+from qrstream.cards import offline, scans, vcard
 from qrstream.cards.keys import CARDS
-from qrstream.cards.link_previews import is_link_preview
+from qrstream.cards.metrics import ScanCollector
 from qrstream.cards.page import page_response
+from qrstream.cards.recorder import ScanRecorder
 from qrstream.cards.service import Card, CardService, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.qr.render import QrSpec
 from qrstream.urls import ascii_url
 from qrstream.web.http import json_response, services
 from qrstream.web.keys import SERVICES
+from qrstream.web.metrics import METRICS
 from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -87,11 +90,20 @@ async def qr_code_image(request: web.Request) -> web.Response:
 
 
 async def follow_link(request: web.Request) -> web.Response:
-    """The dynamic link: 302 to the card's target, counting real scans only."""
-    counts = request.method == "GET" and not is_link_preview(request.headers.get("User-Agent"))
-    card = await request.app[CARDS].follow(request.match_info["code"], count=counts)
+    """The dynamic link: 302 to the card's target. A GET is queued as a scan (HEAD is not);
+    the recorder tells people from bots later, off this path."""
+    cards = request.app[CARDS]
+    card = await cards.by_code(request.match_info["code"])
     if card is None:
         raise NotFound("Link not found.")
+    if request.method == "GET":
+        headers = request.headers
+        cards.scanned(
+            card,
+            address=request.remote or "",
+            user_agent=headers.get("User-Agent", ""),
+            referer=headers.get("Referer"),
+        )
     target = ascii_url(card.target) if card.target else card.public_url(services(request).base_url)
     return web.Response(status=302, headers={"Location": target, **NO_STORE})
 
@@ -138,8 +150,19 @@ def setup(app: web.Application) -> None:
 
     async def card_service(app: web.Application) -> AsyncIterator[None]:
         svc = app[SERVICES]
-        app[CARDS] = CardService(svc.db, svc.clock)
+        recorder = await ScanRecorder.open(svc.db, capacity=svc.config.scan_queue_capacity)
+        recorder.start()
+        app[CARDS] = CardService(svc.db, svc.clock, recorder)
+        collector = ScanCollector(recorder)
+        app[METRICS].registry.register(collector)
+        retention = asyncio.get_running_loop().create_task(
+            scans.run_retention(svc.db, svc.clock, svc.config.scan_retention_days), name="scan-retention"
+        )
         yield
+        retention.cancel()
+        await asyncio.gather(retention, return_exceptions=True)
+        await recorder.close()  # every scan this process redirected is written before the store closes
+        app[METRICS].registry.unregister(collector)
 
     app.cleanup_ctx.append(card_service)
     for prefix in ("/v1/", "/c/", "/q/", "/media/"):

@@ -1,4 +1,8 @@
-"""Digital cards: storage, the dynamic link (`/q/<code>`) and its scan counts.
+"""Digital cards: storage, the dynamic link (`/q/<code>`) and its scans.
+
+Scans go through the write-behind `ScanRecorder` (recorder.py) and are read back by
+scans.py; reads flush this process's queue first, so an answer includes every scan the
+process has redirected.
 
 A card's `revision` grows whenever its fields change; the dynamic QR image URL
 names the revision, so it stays the same while the card is unchanged and every
@@ -7,14 +11,18 @@ cache can keep the image forever. The dynamic link itself (the code) never chang
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import secrets
-import time
 import uuid as uuidlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from qrstream.cards import scans
 from qrstream.cards.fields import FIELDS
+from qrstream.cards.recorder import Scan, ScanRecorder
 from qrstream.cards.vcard import Contact
 from qrstream.clock import Clock
 from qrstream.signing import hmac_hex
@@ -31,9 +39,7 @@ def parse_uuid(text: str) -> str | None:
     return text.lower() if _UUID.match(text) else None
 
 
-def utc_day(now: float) -> str:
-    """The UTC calendar day of a unix time, as YYYY-MM-DD."""
-    return time.strftime("%Y-%m-%d", time.gmtime(now))
+FLUSH_WAIT_S = 2.0  # a read waits at most this long for this process's queued scans
 
 
 @dataclass(frozen=True)
@@ -104,11 +110,12 @@ _COLUMNS = "uuid, name, title, company, email, phone, website, note, code, targe
 
 
 class CardService:
-    """Card storage over the shared `Database`; time from the injected clock."""
+    """Card storage over the shared `Database`; time from the injected clock; scans through `recorder`."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, recorder: ScanRecorder) -> None:
         self._db = db
         self._clock = clock
+        self.recorder = recorder
 
     async def create(self, fields: dict[str, str | None]) -> Card:
         """Store a new card with a fresh UUID4 and dynamic-link code."""
@@ -154,7 +161,8 @@ class CardService:
         """Remove the card and its scan counts; False when there was none."""
         async with self._db.transaction() as tx:
             deleted = await tx.execute("DELETE FROM cards WHERE uuid = ?", card_uuid)
-            await tx.execute("DELETE FROM card_scans WHERE card_uuid = ?", card_uuid)
+            for table in ("card_scans", "scan_events", "card_bot_visits"):
+                await tx.execute(f"DELETE FROM {table} WHERE card_uuid = ?", card_uuid)
         return bool(deleted)
 
     async def set_target(self, card_uuid: str, url: str | None) -> Card | None:
@@ -192,26 +200,27 @@ class CardService:
         )
         return Card.from_row(row) if row else None
 
-    async def follow(self, code: str, *, count: bool) -> Card | None:
-        """The card behind a dynamic link; with `count`, one scan is added to today's bucket."""
+    async def by_code(self, code: str) -> Card | None:
+        """The card behind a dynamic link."""
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM cards WHERE code = ?", code)
-        if row is None:
-            return None
-        if count:
-            # One statement: the day's row is created or incremented atomically, and only
-            # while the card still exists.
-            await self._db.execute(
-                "INSERT INTO card_scans (card_uuid, day, count) SELECT uuid, ?, 1 FROM cards WHERE code = ?"
-                " ON CONFLICT (card_uuid, day) DO UPDATE SET count = card_scans.count + 1",
-                utc_day(self._clock.now()),
-                code,
-            )
-        return Card.from_row(row)
+        return Card.from_row(row) if row else None
 
-    async def stats(self, card_uuid: str) -> dict[str, Any]:
-        """`{"scans": total, "daily": {"YYYY-MM-DD": count}}`, days in order."""
-        rows = await self._db.fetchall(
-            "SELECT day, count FROM card_scans WHERE card_uuid = ? ORDER BY day", card_uuid
-        )
-        daily = {str(r["day"]): int(r["count"]) for r in rows}
-        return {"scans": sum(daily.values()), "daily": daily}
+    def scanned(self, card: Card, *, address: str, user_agent: str, referer: str | None) -> None:
+        """Queue one GET of the card's dynamic link (a bot's is counted apart); never waits."""
+        self.recorder.record(Scan(card.uuid, self._clock.now(), address, user_agent, referer))
+
+    async def _flushed(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FLUSH_WAIT_S):
+                await self.recorder.flush()
+
+    async def stats(self, card_uuid: str, days: scans.DayRange | None = None) -> dict[str, Any]:
+        """The scan statistics of §11 over `days` (default: all time)."""
+        await self._flushed()
+        return await scans.card_stats(self._db, card_uuid, days or scans.DayRange())
+
+    async def scans_csv(self, card_uuid: str, days: scans.DayRange | None = None) -> AsyncIterator[str]:
+        """The card's scans as CSV text, in pieces (header first)."""
+        await self._flushed()
+        async for chunk in scans.csv_chunks(self._db, card_uuid, days or scans.DayRange()):
+            yield chunk

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter
@@ -27,17 +28,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from qrstream.cards.visitors import AgentParser, VisitorKeys, referrer_host, shared_parser
 from qrstream.store import Database, Queries
-from qrstream.visitors import AgentParser, VisitorKeys, referrer_host
+from qrstream.store.settings import get_or_create
 
 log = logging.getLogger(__name__)
 
-CAPACITY = 20_000
+CAPACITY = 20_000  # QRSTREAM_SCAN_QUEUE_CAPACITY
 BATCH = 1000
 LINGER_S = 0.25
 ROWS_PER_INSERT = 100  # 8 parameters a row: far below either backend's limit
 RETRY_MAX_S = 5.0
 _COLUMNS = ("card_uuid", "at", "day", "device", "os", "browser", "referrer", "visitor")
+
+
+VISITOR_SECRET = "visitor_key_secret"  # the stored secret the daily visitor keys derive from
 
 
 def utc_day(now: float) -> str:
@@ -62,6 +67,13 @@ BatchListener = Callable[[dict[str, int], float], None]
 
 class ScanRecorder:
     """The queue and its writer; `start()` in the app's cleanup context, `close()` after."""
+
+    @classmethod
+    async def open(cls, db: Database, **options: Any) -> ScanRecorder:
+        """A recorder with the stored visitor secret (made at first use) and the shared parser."""
+        secret, _ = await get_or_create(db, VISITOR_SECRET)
+        parser = await asyncio.to_thread(shared_parser)  # loading the rules takes ~0.3 s once
+        return cls(db, parser, VisitorKeys(secret), **options)
 
     def __init__(
         self,
@@ -96,6 +108,10 @@ class ScanRecorder:
     @property
     def queued(self) -> int:
         return self._accepted - self._done
+
+    def parse_cache(self) -> functools._CacheInfo:
+        """Hits and misses of the User-Agent parse cache (shared by the process)."""
+        return self._parser.parse.cache_info()
 
     def record(self, scan: Scan) -> bool:
         """Queue one scan; False (and counted) when the queue is full. Never waits."""

@@ -165,6 +165,12 @@ class AgentParser:
         )
 
 
+@functools.cache
+def shared_parser() -> AgentParser:
+    """One parser (rules and cache) for the whole process, built on first use."""
+    return AgentParser()
+
+
 class VisitorKeys:
     """Visitor keys: HMAC-SHA256(day key, address NUL User-Agent), 128 bits in hex.
 
