@@ -132,3 +132,21 @@ async def test_prune_deletes_old_rows_only(db: Database, parser: AgentParser) ->
     assert stats["devices"] == {"mobile": 1}
     assert stats["daily"] == {"2026-01-01": 2, "2026-01-02": 1}  # the daily counts stay
     await recorder.close()
+
+
+async def test_listeners_hear_each_committed_batch(db: Database, parser: AgentParser) -> None:
+    """After a batch is written, listeners get the scans added per card (bots are not scans)."""
+    recorder = recorder_for(db, parser)
+    heard: list[tuple[dict[str, int], float]] = []
+
+    async def listen(added: dict[str, int], at: float) -> None:
+        heard.append((added, at))
+
+    recorder.listeners.append(listen)
+    recorder.record(scan(T0, card="card-a"))
+    recorder.record(scan(T0 + 1, card="card-b"))
+    recorder.record(scan(T0 + 2, card="card-a"))
+    recorder.record(scan(T0 + 3, BOTS[0].ua, card="card-b"))
+    await recorder.flush()
+    assert heard == [({"card-a": 2, "card-b": 1}, T0 + 3)]
+    await recorder.close()

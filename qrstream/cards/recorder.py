@@ -24,7 +24,7 @@ import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +61,9 @@ class Scan:
     referer: str | None
 
 
-BatchListener = Callable[[dict[str, int], float], None]
-"""Called after each committed batch with {card uuid: scans added} and the newest scan's time."""
+BatchListener = Callable[[dict[str, int], float], Awaitable[None]]
+"""Awaited after each committed batch with {card uuid: scans added} and the newest scan's time
+(the admin event stream's `scan` messages); a failing listener is logged, the batch stays written."""
 
 
 class ScanRecorder:
@@ -248,7 +249,7 @@ class ScanRecorder:
                 added[card_uuid] += count
             for listener in list(self.listeners):
                 try:
-                    listener(dict(added), batch[-1].at)
+                    await listener(dict(added), batch[-1].at)
                 except Exception:
                     log.exception("scan listener failed")
 

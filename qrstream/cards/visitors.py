@@ -100,23 +100,26 @@ def bot_patterns() -> list[str]:
 
 
 def bot_matcher(patterns: Iterable[str], *, rust: bool = True) -> Callable[[str], str | None]:
-    """The text matched by the first pattern (in list order) found in a string, or None.
+    """The text a bot pattern matched in a string, or None.
 
     Through ua-parser-rs (Rust regex with literal prefilters: ~3 µs a string for the whole
-    list) when installed and `rust`; else one Python alternation (~0.4 ms a string).
+    list; the first pattern in list order wins) when installed and `rust`; else one Python
+    alternation of non-capturing groups (~0.5 ms a string; the leftmost match wins — with a
+    group per pattern the same search takes half a second).
     """
-    groups = [f"({p})" for p in patterns]
+    patterns = list(patterns)
     if rust and importlib.util.find_spec("ua_parser_rs"):
         import ua_parser_rs
 
-        extractor = ua_parser_rs.UserAgentExtractor([(g, None, None, None, None, None) for g in groups])
+        rules = [(f"({p})", None, None, None, None, None) for p in patterns]  # family: the match
+        extractor = ua_parser_rs.UserAgentExtractor(rules)
 
         def first_rs(ua: str) -> str | None:
             found = extractor.extract(ua)
             return str(found.family) if found is not None else None
 
         return first_rs
-    alternation = re.compile("|".join(groups))
+    alternation = re.compile("|".join(f"(?:{p})" for p in patterns))
 
     def first_re(ua: str) -> str | None:
         found = alternation.search(ua)
