@@ -181,12 +181,17 @@ async def prune(db: Database, before: float) -> int:
 
 
 async def run_retention(db: Database, clock: Clock, days: float) -> None:
-    """Forever: prune rows older than `days` days now, then every hour of `clock`."""
+    """Forever: prune rows older than `days` days now, then every hour of `clock`.
+
+    The next run is due an hour after this one started, so time that passes during a run
+    (the clock jumps, the store is slow) makes the next one come sooner, never later.
+    """
     while True:
+        started = clock.now()
         try:
-            deleted = await prune(db, clock.now() - days * DAY_S)
+            deleted = await prune(db, started - days * DAY_S)
             if deleted:
                 log.info("deleted %d scan records older than %g days", deleted, days)
         except Exception:
             log.warning("could not delete old scan records (will retry)", exc_info=True)
-        await clock.sleep_until(clock.now() + RETENTION_PERIOD_S)
+        await clock.sleep_until(started + RETENTION_PERIOD_S)
