@@ -2,7 +2,7 @@
 
 `scans` and `daily` come from the daily counts, which are kept for good; every breakdown
 comes from the scan rows, which are deleted after the retention period (and did not exist
-before migration 8), so over such old days the breakdowns cover fewer scans than `scans`.
+before migration 9), so over such old days the breakdowns cover fewer scans than `scans`.
 `uniqueVisitors` counts distinct visitor keys per day, summed over the days: a key changes
 every UTC day, so one person on two days is two. `referrers` counts the scans that came with
 a referrer; a scan without one (most QR scans) is in no referrer's count.
