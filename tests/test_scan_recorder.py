@@ -150,3 +150,12 @@ async def test_listeners_hear_each_committed_batch(db: Database, parser: AgentPa
     await recorder.flush()
     assert heard == [({"card-a": 2, "card-b": 1}, T0 + 3)]
     await recorder.close()
+
+
+async def test_close_gives_up_on_a_store_that_stays_away(db: Database, parser: AgentParser) -> None:
+    """Stopping with the store gone ends after a few tries and says what was lost, without hanging."""
+    recorder = recorder_for(db, parser, linger_s=60)
+    recorder.record(scan())
+    await db.close()  # every write now fails
+    await asyncio.wait_for(recorder.close(), 10)
+    assert recorder.failures == 3 and recorder.queued == 0 and recorder.recorded == 0

@@ -39,6 +39,7 @@ BATCH = 1000
 LINGER_S = 0.25
 ROWS_PER_INSERT = 100  # 8 parameters a row: far below either backend's limit
 RETRY_MAX_S = 5.0
+CLOSE_TRIES = 3  # while stopping, give up after this many failed writes in a row
 _COLUMNS = ("card_uuid", "at", "day", "device", "os", "browser", "referrer", "visitor")
 
 
@@ -155,6 +156,7 @@ class ScanRecorder:
 
     async def _run(self) -> None:
         backoff = LINGER_S
+        streak = 0  # failed writes in a row
         while True:
             if not self._pending:
                 if self._closing:
@@ -171,14 +173,15 @@ class ScanRecorder:
                 await self._write(batch)
             except Exception:
                 self.failures += 1
-                if self.failures == 1 or self.failures % 100 == 0:
+                streak += 1
+                if streak == 1 or streak % 100 == 0:
                     log.warning("could not write %d scans (will retry)", len(batch), exc_info=True)
-                if self._closing and self.failures > 3:
-                    return  # the store is gone: close() reports what is left
+                if self._closing and streak >= CLOSE_TRIES:
+                    return  # the store stays away while stopping: close() reports what is left
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RETRY_MAX_S)
                 continue
-            backoff = LINGER_S
+            backoff, streak = LINGER_S, 0
             del self._pending[: len(batch)]
             self._finish(len(batch))
 
