@@ -1,6 +1,6 @@
 """Render benchmark: distinct 400x400 QR PNG frames per second per core.
 
-qrstream's `render_png` against python-qrcode + Pillow doing the same job (EC level M,
+qrstream's `draw` (PNG) against python-qrcode + Pillow doing the same job (EC level M,
 2-module border, a 400x400 PNG) and against zxing-cpp's C++ encode step as the floor.
 Contenders run interleaved, each round on fresh distinct payloads; the figure is the
 median over rounds of frames per CPU-second of this process (so other load on the
@@ -25,7 +25,7 @@ from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 from stats import median, ratio, table
 
-from qrstream.qr.render import QrSpec, render_png
+from qrstream.qr.render import QrSpec, draw
 
 SIZE = 400
 PREFIX = "http://qr.example.com/link/"
@@ -39,7 +39,7 @@ def payloads(count: int, rng: random.Random) -> list[str]:
 
 
 def qrstream_frame(data: str) -> bytes:
-    return render_png(QrSpec(data, size=SIZE, error="m", border=2))
+    return draw(QrSpec(data, size=SIZE, error="m", border=2))
 
 
 def python_qrcode_frame(data: str) -> bytes:

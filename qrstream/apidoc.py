@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from qrstream.qr.options import FORMATS, LEVELS, MARGIN_MAX, SIZE_MAX, SIZE_MIN
+
 Json = dict[str, Any]
 
 STR = {"type": "string"}
@@ -111,6 +113,43 @@ def query_param(name: str, description: str, schema: Json | None = None, *, requ
         "required": required,
         "description": description,
         "schema": schema or STR,
+    }
+
+
+def qr_parameters(default_size: str = "400") -> list[Json]:
+    """The query parameters of a QR image endpoint (§8); a bad value is a 400 naming it."""
+    hex_colour = "^[0-9a-fA-F]{6}$"
+    size = f"Pixels a side of the PNG, `width` and `height` of the SVG (default {default_size})."
+    light = (
+        "Background, RRGGBB or `transparent` (default ffffff). Dark must be darker than light with a"
+        " WCAG contrast ratio of at least 3:1 (against white when transparent), else 400."
+    )
+    return [
+        query_param("format", "`png` (default), `svg` (one path) or `txt` (Unicode half blocks).",
+                    {"type": "string", "enum": list(FORMATS)}),
+        query_param("size", size, {"type": "integer", "minimum": SIZE_MIN, "maximum": SIZE_MAX}),
+        query_param("margin", "Quiet zone in modules (default 2).",
+                    {"type": "integer", "minimum": 0, "maximum": MARGIN_MAX}),
+        query_param("ecc", "Error-correction level, exactly (default M).",
+                    {"type": "string", "enum": list(LEVELS)}),
+        query_param("dark", "Colour of the dark modules, RRGGBB (default 000000).",
+                    {"type": "string", "pattern": hex_colour}),
+        query_param("light", light, {"type": "string", "pattern": "^([0-9a-fA-F]{6}|transparent)$"}),
+    ]  # fmt: skip
+
+
+def qr_image_ok(description: str) -> dict[str, Json]:
+    """The 200 of a QR image endpoint: a PNG, an SVG or terminal text, as `format` says."""
+    binary = {"type": "string", "format": "binary"}
+    return {
+        "200": {
+            "description": description,
+            "content": {
+                "image/png": {"schema": binary},
+                "image/svg+xml": {"schema": STR},
+                "text/plain": {"schema": STR},
+            },
+        }
     }
 
 

@@ -129,7 +129,8 @@ async def test_card_page_escapes_and_links_the_vcard(client: TestClient) -> None
 
 
 async def test_qr_code_url_is_stable_until_the_card_changes(client: TestClient) -> None:
-    """The image URL is the same on every call while the card is unchanged, new after a change."""
+    """The image URL is the same on every call while the card is unchanged, new after a change;
+    the old one keeps answering its picture while the card exists (printed codes keep their look)."""
     card = await create_card(client)
     first = await qr_image_url(client, card["uuid"])
     assert first.startswith(f"{PUBLIC_URL}/media/card_qrcodes/1-") and first.endswith(".png")
@@ -140,9 +141,14 @@ async def test_qr_code_url_is_stable_until_the_card_changes(client: TestClient) 
     resp = await client.patch(f"/admin/cards/{card['uuid']}", json={"title": "Countess"}, headers=ADMIN)
     second = await qr_image_url(client, card["uuid"])
     assert second != first and second.startswith(f"{PUBLIC_URL}/media/card_qrcodes/2-")
-    stale = await client.get(local(first))
-    assert stale.status == 404
-    assert "message" in await stale.json()
+    old, new = await client.get(local(first)), await client.get(local(second))
+    assert old.status == new.status == 200
+    assert await old.read() == await new.read()  # the same link, the same design: the same picture
+    assert (await client.delete(f"/admin/cards/{card['uuid']}", headers=ADMIN)).status == 204
+    for url in (first, second):
+        gone = await client.get(local(url))
+        assert gone.status == 404
+        assert "message" in await gone.json()
 
 
 async def test_qr_image_is_the_dynamic_link(client: TestClient) -> None:

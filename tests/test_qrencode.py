@@ -9,7 +9,7 @@ import pytest
 import segno
 
 from qrstream.qr.encode import encode
-from qrstream.qr.render import QrSpec, render_png
+from qrstream.qr.render import QrSpec, draw
 from tests.qrdecode import decode_png
 
 ALPHABETS = [
@@ -50,9 +50,9 @@ def test_pairing_style_urls_match_segno() -> None:
 
 
 def test_rendered_frames_decode_at_level_m_and_400px() -> None:
-    """Frames from render_png decode with zxing-cpp to their text, EC level M, 400x400."""
+    """Frames from draw() decode with zxing-cpp to their text, EC level M, 400x400."""
     rng = random.Random(11)
     for _ in range(40):
         data = "http://qr.test/link/" + "".join(rng.choices(string.ascii_letters + string.digits, k=43))
-        decoded = decode_png(render_png(QrSpec(data)))
+        decoded = decode_png(draw(QrSpec(data)))
         assert (decoded.text, decoded.ec_level, decoded.size) == (data, "M", (400, 400))

@@ -1,4 +1,5 @@
-"""Admin routes for cards: create, read, edit, delete, retarget the dynamic link, scan stats and CSV.
+"""Admin routes for cards: create, read, edit, delete, retarget the dynamic link, design its QR,
+scan stats and CSV.
 
 Every route needs the admin bearer key (401 `{"error": "Unauthorized"}`); an unknown or
 malformed `{uuid}` answers 404 `{"error": "Card not found"}`.
@@ -13,6 +14,7 @@ from qrstream.cards.keys import CARDS
 from qrstream.cards.scans import DayRange
 from qrstream.cards.service import Card, parse_uuid
 from qrstream.errors import NotFound
+from qrstream.qr.options import parse_design
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, read_json_object, services
 from qrstream.web.policy import ADMIN, Routes
@@ -73,6 +75,23 @@ async def put_target(request: web.Request) -> web.Response:
     return _card_response(request, card)
 
 
+async def get_design(request: web.Request) -> web.Response:
+    require_admin(request)
+    card = _found(await request.app[CARDS].get(_uuid(request)))
+    return json_response(card.design.json())
+
+
+async def put_design(request: web.Request) -> web.Response:
+    """Replace the design of the card's image URL (a missing field takes its default); the
+    next `POST …/qr-code` names a new URL, and the URLs given out keep their look."""
+    require_admin(request)
+    card_uuid = _uuid(request)
+    _found(await request.app[CARDS].get(card_uuid))
+    design = parse_design(await read_json_object(request, allow_empty=True))
+    card = _found(await request.app[CARDS].set_design(card_uuid, design))
+    return json_response(card.design.json())
+
+
 def _days(request: web.Request) -> DayRange:
     """`?from=YYYY-MM-DD&to=YYYY-MM-DD` (UTC days, both included, either optional); 400 naming the bad one."""
     return DayRange.from_query(request.query.getall("from", []), request.query.getall("to", []))
@@ -113,5 +132,7 @@ def setup(app: web.Application) -> None:
     routes.patch("/admin/cards/{uuid}", patch_card, name="admin-card-patch")
     routes.delete("/admin/cards/{uuid}", delete_card, name="admin-card-delete")
     routes.put("/admin/cards/{uuid}/target", put_target, name="admin-card-target")
+    routes.get("/admin/cards/{uuid}/design", get_design, name="admin-card-design-get")
+    routes.put("/admin/cards/{uuid}/design", put_design, name="admin-card-design")
     routes.get("/admin/cards/{uuid}/stats", card_stats, name="admin-card-stats")
     routes.get("/admin/cards/{uuid}/scans.csv", scans_csv, name="admin-card-scans-csv")

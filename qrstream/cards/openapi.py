@@ -16,12 +16,15 @@ from qrstream.apidoc import (
     obj,
     operation,
     path_param,
+    qr_image_ok,
+    qr_parameters,
     query_param,
     ref,
     typed_ok,
 )
 from qrstream.cards.fields import MAX_LENGTHS
 from qrstream.cards.visitors import DEVICES
+from qrstream.qr.options import LEVELS, MARGIN_MAX
 
 CARD_FIELDS = {
     "title": OPT_STR,
@@ -32,10 +35,27 @@ CARD_FIELDS = {
     "note": OPT_STR,
 }
 
+DESIGN_PROPERTIES: dict[str, Json] = {
+    "dark": {"type": "string", "pattern": "^[0-9a-fA-F]{6}$"},
+    "light": {"type": "string", "pattern": "^([0-9a-fA-F]{6}|transparent)$"},
+    "margin": {"type": "integer", "minimum": 0, "maximum": MARGIN_MAX},
+    "ecc": {"type": "string", "enum": [*LEVELS, *(level.lower() for level in LEVELS)]},
+}
+
 SCHEMAS: dict[str, Json] = {
     "Card": obj(
         {"uuid": {"type": "string", "format": "uuid"}, "name": STR, "publicUrl": STR},
-        {**CARD_FIELDS, "target": OPT_STR},
+        {**CARD_FIELDS, "target": OPT_STR, "design": ref("Design")},
+    ),
+    "Design": obj(
+        dict(DESIGN_PROPERTIES),
+        description="How the card's image URL draws its QR (§8); the default is 000000 on ffffff, 2, M.",
+    ),
+    "DesignInput": obj(
+        {},
+        {k: {**v, "type": [v["type"], "null"]} for k, v in DESIGN_PROPERTIES.items()},
+        additionalProperties=False,
+        description="Each field optional (missing or null: its default); the colours pass the scan guard.",
     ),
     "CardInput": obj(
         {"name": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTHS["name"]}},
@@ -129,6 +149,21 @@ def admin_paths() -> dict[str, Json]:
                 ),
             ),
         },
+        "/admin/cards/{uuid}/design": {
+            "parameters": [UUID],
+            "get": _admin(
+                "The design of the card's QR image", {"200": json_ok("The design.", ref("Design"))}, 404
+            ),
+            "put": _admin(
+                "Set the design of the card's QR image: the next `POST …/qr-code` names a new URL drawn"
+                " in it; URLs given out keep their look",
+                {"200": json_ok("The design now.", ref("Design"))},
+                400,
+                404,
+                413,
+                body=json_body(ref("DesignInput"), required=False),
+            ),
+        },
         "/admin/cards/{uuid}/stats": {
             "parameters": [UUID],
             "get": _admin(
@@ -189,11 +224,18 @@ def public_paths() -> dict[str, Json]:
                 {"200": typed_ok("`expires=<unix seconds>&signature=<64 hex>`.", "text/plain")},
             ),
             "get": _public(
-                "The offline QR: a PNG data URI holding the vCard itself",
-                {"200": typed_ok("`data:image/png;base64,…`.", "text/plain")},
+                "The offline QR: a PNG (or SVG) data URI holding the vCard itself; `format=txt` answers"
+                " the terminal text itself",
+                {
+                    "200": typed_ok(
+                        "`data:image/png;base64,…`, `data:image/svg+xml;base64,…` or half-block text.",
+                        "text/plain",
+                    )
+                },
+                400,
                 403,
                 429,
-                parameters=offline_query,
+                parameters=offline_query + qr_parameters("400, or 800 for a long vCard"),
             ),
         },
         "/c/{uuid}": {
@@ -203,11 +245,14 @@ def public_paths() -> dict[str, Json]:
         "/media/card_qrcodes/{name}": {
             "parameters": [path_param("name", "`<n>-<hash>.png`, from `POST …/qr-code`.")],
             "get": _public(
-                "The card's QR image (immutable)",
+                "The card's QR image (immutable), in the design it was named with unless the query"
+                " says otherwise",
                 {
-                    "200": typed_ok("A PNG QR of the card's dynamic link.", "image/png", {"type": "string"}),
+                    **qr_image_ok("A QR of the card's dynamic link (a PNG by default)."),
                     "304": empty("Not modified (If-None-Match matched the ETag)."),
                 },
+                400,
+                parameters=qr_parameters(),
             ),
         },
         "/q/{code}": {

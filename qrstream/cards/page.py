@@ -1,4 +1,8 @@
-"""The public HTML page of a card (`/c/<uuid>`); every value goes through `html.escape`."""
+"""The public HTML page of a card (`/c/<uuid>`); every value goes through `html.escape`.
+
+It shows the card's dynamic QR (the image URL as `POST …/qr-code` names it, from this
+origin, as the page's CSP wants) with links to its PNG and its SVG.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ _TEMPLATE = """<!doctype html>
 {role}{note}<ul class="contact">
 {contact}</ul>
 <p><a class="save" href="{vcard}" download>Save contact (vCard)</a></p>
+<figure class="qr">
+<img src="{qr_src}" width="240" height="240" alt="QR code that opens this card">
+<figcaption>Scan to open this card. Download the QR code as
+<a href="{qr_png}" download>PNG</a> or <a href="{qr_svg}" download>SVG</a>.</figcaption>
+</figure>
 </main>
 </body>
 </html>
@@ -54,8 +63,8 @@ def _contact_items(card: Card) -> str:
     return "".join(item + "\n" for item in items)
 
 
-def render_page(card: Card, base_url: str) -> str:
-    """The card page, with a link to download the vCard."""
+def render_page(card: Card, base_url: str, qr_path: str) -> str:
+    """The card page, with a link to download the vCard and its QR (`qr_path`: the image's path)."""
     return _TEMPLATE.format(
         title=_e(card.name),
         name=_e(card.name),
@@ -63,10 +72,16 @@ def render_page(card: Card, base_url: str) -> str:
         note=f'<p class="note">{_e(card.note)}</p>\n' if card.note else "",
         contact=_contact_items(card),
         vcard=_e(f"{base_url}/v1/public/card/{card.uuid}/vcard"),
+        qr_src=_e(qr_path),
+        qr_png=_e(base_url + qr_path),
+        qr_svg=_e(f"{base_url}{qr_path}?format=svg"),
     )
 
 
-def page_response(card: Card, base_url: str) -> web.Response:
+def page_response(card: Card, base_url: str, qr_path: str) -> web.Response:
     return web.Response(
-        text=render_page(card, base_url), content_type="text/html", charset="utf-8", headers=PAGE_HEADERS
+        text=render_page(card, base_url, qr_path),
+        content_type="text/html",
+        charset="utf-8",
+        headers=PAGE_HEADERS,
     )

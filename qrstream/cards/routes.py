@@ -20,8 +20,9 @@ from qrstream.cards.page import page_response
 from qrstream.cards.recorder import ScanRecorder
 from qrstream.cards.service import Card, CardService, parse_uuid
 from qrstream.errors import NotFound
-from qrstream.qr.render import QrSpec
+from qrstream.qr.options import QrOptions
 from qrstream.urls import ascii_url
+from qrstream.web import qrimage
 from qrstream.web.http import json_response, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.metrics import METRICS
@@ -56,17 +57,22 @@ async def download_vcard(request: web.Request) -> web.Response:
     )
 
 
+async def _image_path(request: web.Request, card: Card) -> str:
+    """The path of the card's dynamic QR image as it looks now (recorded, so it can be served)."""
+    svc = services(request)
+    name = await request.app[CARDS].image_name(card, key=svc.secrets.signing_key, base_url=svc.base_url)
+    return f"/media/card_qrcodes/{name}"
+
+
 async def card_page(request: web.Request) -> web.Response:
     card = await public_card(request)
-    return page_response(card, services(request).base_url)
+    return page_response(card, services(request).base_url, await _image_path(request, card))
 
 
 async def qr_code_url(request: web.Request) -> web.Response:
-    """The URL of the card's dynamic QR image; the same while the card is unchanged."""
+    """The URL of the card's dynamic QR image; the same while the card and its design are unchanged."""
     card = await public_card(request)
-    svc = services(request)
-    name = await request.app[CARDS].image_name(card, key=svc.secrets.signing_key, base_url=svc.base_url)
-    return json_response({"url": f"{svc.base_url}/media/card_qrcodes/{name}"})
+    return json_response({"url": services(request).base_url + await _image_path(request, card)})
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -74,19 +80,31 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
 
 
+def _options_tag(options: QrOptions) -> str:
+    look = options.look
+    light = look.light or "transparent"
+    return f"{options.format}-{options.size}-{look.margin}-{look.ecc}-{look.dark}-{light}"
+
+
 async def qr_code_image(request: web.Request) -> web.Response:
-    """The dynamic QR image: immutable, so it is only ever rendered to answer a cache miss."""
+    """The dynamic QR image in the design it was named with (the query may change it):
+    immutable, so it is only ever rendered to answer a cache miss."""
     match = _IMAGE_NAME.match(request.match_info["name"])
-    card = await request.app[CARDS].by_image(int(match[1]), match[2]) if match else None
-    if card is None or match is None:
+    found = await request.app[CARDS].by_image(int(match[1]), match[2]) if match else None
+    if found is None or match is None:
         raise NotFound("QR code not found.")
-    # The name already covers everything the image shows, so it serves as the entity tag.
-    headers = {"ETag": f'"{match[1]}-{match[2]}"', "Cache-Control": IMMUTABLE}
+    card, design = found
+    defaults = QrOptions(look=design)
+    options = qrimage.requested(request, defaults)
+    # The name covers everything the default image shows, so with the options it is the entity tag.
+    tag = f"{match[1]}-{match[2]}"
+    if options != defaults:
+        tag += "-" + _options_tag(options)
+    headers = {"ETag": f'"{tag}"', "Cache-Control": IMMUTABLE}
     if _etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
         return web.Response(status=304, headers=headers)
-    svc = services(request)
-    image = await svc.renderer.render(QrSpec(card.link(svc.base_url), size=400, error="m", border=2))
-    return web.Response(body=image.png, content_type="image/png", headers=headers)
+    image = await qrimage.render(request, card.link(services(request).base_url), options, defaults)
+    return qrimage.image_response(image, headers)
 
 
 async def follow_link(request: web.Request) -> web.Response:
@@ -123,7 +141,8 @@ async def offline_signature(request: web.Request) -> web.Response:
 
 
 async def offline_qr(request: web.Request) -> web.Response:
-    """Step 2: with a valid signature, a data URI of a QR holding the vCard itself."""
+    """Step 2: with a valid signature, a data URI of a QR holding the vCard itself (PNG or SVG);
+    `format=txt` answers the terminal text itself, there being no image to put in a URI."""
     card = await public_card(request)
     svc = services(request)
     offline.verify(
@@ -135,7 +154,10 @@ async def offline_qr(request: web.Request) -> web.Response:
         now=svc.clock.now(),
     )
     text = offline.offline_vcard(card.contact())
-    image = await svc.renderer.render(QrSpec(text, size=offline.qr_size(text), error="m", border=2))
+    defaults = QrOptions(size=offline.qr_size(text))
+    image = await qrimage.render(request, text, qrimage.requested(request, defaults), defaults)
+    if image.spec.format == "txt":
+        return qrimage.image_response(image, NO_STORE)
     return web.Response(text=image.data_uri, content_type="text/plain", headers=NO_STORE)
 
 

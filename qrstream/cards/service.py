@@ -5,8 +5,11 @@ scans.py; reads flush this process's queue first, so an answer includes every sc
 process has redirected.
 
 A card's `revision` grows whenever its fields change; the dynamic QR image URL
-names the revision, so it stays the same while the card is unchanged and every
-cache can keep the image forever. The dynamic link itself (the code) never changes.
+names the revision and a hash that covers the card's design too, so it stays the
+same while the card is unchanged and every cache can keep the image forever. Every
+image URL given out is recorded with the design it shows (`card_images`) and keeps
+answering that picture while the card exists: printed codes keep their look. The
+dynamic link itself (the code) never changes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from qrstream.cards.fields import FIELDS
 from qrstream.cards.recorder import Scan, ScanRecorder
 from qrstream.cards.vcard import Contact
 from qrstream.clock import Clock
+from qrstream.qr.options import DEFAULT_LOOK, Look, look_from_text, look_to_text
 from qrstream.signing import hmac_hex
 from qrstream.store import Database, Row
 
@@ -55,6 +59,7 @@ class Card:
     code: str
     target: str | None
     revision: int
+    design: Look = DEFAULT_LOOK
 
     @classmethod
     def from_row(cls, row: Row) -> Card:
@@ -64,6 +69,7 @@ class Card:
             code=row["code"],
             target=row["target_url"],
             revision=int(row["revision"]),
+            design=look_from_text(row["design"]),
         )
 
     def fields(self) -> dict[str, str | None]:
@@ -85,6 +91,7 @@ class Card:
             **self.fields(),
             "target": self.target,
             "publicUrl": self.public_url(base_url),
+            "design": self.design.json(),
         }
 
     def public_json(self, base_url: str) -> dict[str, Any]:
@@ -106,7 +113,7 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-_COLUMNS = "uuid, name, title, company, email, phone, website, note, code, target_url, revision"
+_COLUMNS = "uuid, name, title, company, email, phone, website, note, code, target_url, revision, design"
 
 
 class CardService:
@@ -161,6 +168,7 @@ class CardService:
         """Remove the card and its scan counts; False when there was none."""
         async with self._db.transaction() as tx:
             deleted = await tx.execute("DELETE FROM cards WHERE uuid = ?", card_uuid)
+            await tx.execute("DELETE FROM card_images WHERE card_uuid = ?", card_uuid)
             for table in ("card_scans", "scan_events", "card_bot_visits"):
                 await tx.execute(f"DELETE FROM {table} WHERE card_uuid = ?", card_uuid)
         return bool(deleted)
@@ -175,30 +183,51 @@ class CardService:
         )
         return await self.get(card_uuid) if updated else None
 
+    async def set_design(self, card_uuid: str, design: Look) -> Card | None:
+        """Draw the card's image URL with `design` from now on (URLs given out keep theirs)."""
+        updated = await self._db.execute(
+            "UPDATE cards SET design = ?, updated_at = ? WHERE uuid = ?",
+            look_to_text(design),
+            self._clock.now(),
+            card_uuid,
+        )
+        return await self.get(card_uuid) if updated else None
+
     async def image_name(self, card: Card, *, key: str, base_url: str) -> str:
         """`<revision>-<hash>.png` for the card's dynamic QR image, recorded so it can be served.
 
-        The hash covers what the image shows (the link under `base_url`) and the revision,
-        so the name is the same on every call while neither changes.
+        The hash covers what the image shows (the link under `base_url`, the design) and
+        the revision, so the name is the same on every call while none of them changes.
+        (The default design adds nothing to the hash: those names are what they always were.)
         """
-        digest = hmac_hex(key, f"card-qrcode\n{card.uuid}\n{card.revision}\n{card.link(base_url)}")
-        digest = digest[:IMAGE_HASH_LENGTH]
+        design = look_to_text(card.design)
+        shown = f"card-qrcode\n{card.uuid}\n{card.revision}\n{card.link(base_url)}"
+        digest = hmac_hex(key, shown + (f"\n{design}" if design else ""))[:IMAGE_HASH_LENGTH]
         await self._db.execute(
-            "UPDATE cards SET image_hash = ? WHERE uuid = ? AND revision = ? AND "
-            "(image_hash IS NULL OR image_hash <> ?)",
+            "INSERT INTO card_images (hash, card_uuid, revision, design, created_at)"
+            " SELECT ?, uuid, ?, ?, ? FROM cards WHERE uuid = ? ON CONFLICT DO NOTHING",
             digest,
-            card.uuid,
             card.revision,
-            digest,
+            design,
+            self._clock.now(),
+            card.uuid,
         )
         return f"{card.revision}-{digest}.png"
 
-    async def by_image(self, revision: int, digest: str) -> Card | None:
-        """The card whose current image is `<revision>-<digest>.png` (None when stale or unknown)."""
+    async def by_image(self, revision: int, digest: str) -> tuple[Card, Look] | None:
+        """The card behind the image `<revision>-<digest>.png` and the design that image shows;
+        None when no such image was given out or its card is gone."""
         row = await self._db.fetchone(
-            f"SELECT {_COLUMNS} FROM cards WHERE image_hash = ? AND revision = ?", digest, revision
+            "SELECT card_images.design AS image_design, "
+            + ", ".join(f"cards.{c.strip()}" for c in _COLUMNS.split(","))
+            + " FROM card_images JOIN cards ON cards.uuid = card_images.card_uuid"
+            " WHERE card_images.hash = ? AND card_images.revision = ?",
+            digest,
+            revision,
         )
-        return Card.from_row(row) if row else None
+        if row is None:
+            return None
+        return Card.from_row(row), look_from_text(row["image_design"])
 
     async def by_code(self, code: str) -> Card | None:
         """The card behind a dynamic link."""

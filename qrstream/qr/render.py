@@ -1,8 +1,12 @@
-"""QR rendering: `qrencode` encodes (segno's symbols, faster), `png.matrix_to_png` draws;
-a bounded LRU keeps results.
+"""QR rendering: `encode` makes the symbol (segno's, faster), `png`/`svg`/`text` draw it;
+bounded LRUs keep the results.
 
 The error-correction level is exactly the one asked for (segno would raise it
 on its own: `boost_error=False`), the border is 2 modules unless told otherwise.
+An image is made once per spec: concurrent askers share one render. Specs the
+server uses by itself (frames, default images, card designs) and specs made from
+a request's query string are cached apart, the latter in a small LRU of their own,
+so random query strings can neither fill memory nor push the common images out.
 """
 
 from __future__ import annotations
@@ -10,98 +14,149 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
 
+from qrstream.errors import BadRequest
 from qrstream.oncecache import OnceCache
 from qrstream.qr.encode import encode
-from qrstream.qr.png import matrix_to_png
+from qrstream.qr.png import SizeTooSmall, matrix_to_png
+from qrstream.qr.svg import matrix_to_svg
+from qrstream.qr.text import matrix_to_text
 
 DEFAULT_SIZE = 400
 DEFAULT_BORDER = 2
 DEFAULT_ERROR = "m"
+MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml", "txt": "text/plain; charset=utf-8"}
 
 
 @dataclass(frozen=True)
 class QrSpec:
-    """What to draw: the text and how."""
+    """What to draw: the text and how (colours 6 lowercase hex digits, `light` None: transparent)."""
 
     data: str
     size: int = DEFAULT_SIZE
     error: str = DEFAULT_ERROR
     border: int = DEFAULT_BORDER
+    format: str = "png"
+    dark: str = "000000"
+    light: str | None = "ffffff"
 
 
 @dataclass(frozen=True)
 class QrImage:
-    """A rendered QR: the PNG bytes, and its base64 forms made once on first use."""
+    """A rendered QR: its bytes, and their base64 forms made once on first use."""
 
     spec: QrSpec
-    png: bytes
+    body: bytes
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.spec.format]
 
     @cached_property
     def b64(self) -> str:
-        return base64.b64encode(self.png).decode("ascii")
+        return base64.b64encode(self.body).decode("ascii")
 
     @cached_property
     def data_uri(self) -> str:
-        return "data:image/png;base64," + self.b64
+        return f"data:{self.media_type.split(';')[0]};base64,{self.b64}"
 
 
-def render_png(spec: QrSpec) -> bytes:
-    """Encode and draw one QR; pure and picklable, so a process pool can run it."""
-    rows = encode(spec.data, spec.error).rows
-    side = b"\x00" * spec.border
-    quiet = [bytes(len(rows) + 2 * spec.border)] * spec.border
-    matrix = [*quiet, *(side + row + side for row in rows), *quiet]
-    size = max(spec.size, len(matrix))
-    return matrix_to_png(matrix, size)
+def bordered(rows: tuple[bytes, ...], border: int) -> list[bytes]:
+    """The symbol's rows (0/1 bytes) inside `border` light modules on every side."""
+    side = b"\x00" * border
+    quiet = [bytes(len(rows) + 2 * border)] * border
+    return [*quiet, *(side + row + side for row in rows), *quiet]
+
+
+def draw(spec: QrSpec) -> bytes:
+    """Encode and draw one QR; pure and picklable, so a process pool can run it.
+
+    A PNG smaller than its modules raises `SizeTooSmall` (a module needs a pixel at least).
+    """
+    matrix = bordered(encode(spec.data, spec.error).rows, spec.border)
+    if spec.format == "svg":
+        return matrix_to_svg(matrix, spec.size, spec.dark, spec.light).encode("ascii")
+    if spec.format == "txt":
+        return matrix_to_text(matrix).encode("utf-8")
+    return matrix_to_png(matrix, spec.size, spec.dark, spec.light)
 
 
 class QrRenderer:
-    """Renders QR images once per spec: a bounded LRU, and one render in flight per spec.
+    """Renders QR images once per spec: bounded LRUs, and one render in flight per spec.
 
     With an executor (a process pool in production) the CPU work leaves the event loop;
-    without one it runs inline, which is right for small, rare images.
+    without one it runs inline, which is right for small, rare images. `renders` counts
+    every image made, `renders_by_format` the same by format.
     """
 
-    def __init__(self, *, executor: Executor | None = None, cache_size: int = 2048) -> None:
+    def __init__(
+        self, *, executor: Executor | None = None, cache_size: int = 2048, custom_cache_size: int = 256
+    ) -> None:
         self._executor = executor
         self._images: OnceCache[QrSpec, QrImage] = OnceCache(cache_size)
+        self._custom: OnceCache[QrSpec, QrImage] = OnceCache(custom_cache_size)
         self.hits = 0
         self.renders = 0
+        self.renders_by_format: Counter[str] = Counter()
         self.render_seconds = 0.0
 
-    def cached(self, spec: QrSpec) -> QrImage | None:
-        image = self._images.get(spec)
+    def _cache(self, custom: bool) -> OnceCache[QrSpec, QrImage]:
+        return self._custom if custom else self._images
+
+    def cached(self, spec: QrSpec, *, custom: bool = False) -> QrImage | None:
+        image = self._cache(custom).get(spec)
         if image is not None:
             self.hits += 1
         return image
 
-    def render_now(self, spec: QrSpec) -> QrImage:
+    def _counted(self, spec: QrSpec, body: bytes, started: float) -> QrImage:
+        self.render_seconds += time.perf_counter() - started
+        self.renders += 1
+        self.renders_by_format[spec.format] += 1
+        return QrImage(spec, body)
+
+    def render_now(self, spec: QrSpec, *, custom: bool = False) -> QrImage:
         """Render on this thread (or return the cached image)."""
-        image = self.cached(spec)
+        image = self.cached(spec, custom=custom)
         if image is None:
             started = time.perf_counter()
-            png = render_png(spec)
-            self.render_seconds += time.perf_counter() - started
-            self.renders += 1
-            image = self._images.put(spec, QrImage(spec, png))
+            try:
+                body = draw(spec)
+            except SizeTooSmall as exc:
+                raise _too_small(exc) from None
+            image = self._cache(custom).put(spec, self._counted(spec, body, started))
         return image
 
-    async def render(self, spec: QrSpec) -> QrImage:
-        """Render off the loop when an executor is set; concurrent callers share one render."""
-        image = self.cached(spec)
+    async def render(self, spec: QrSpec, *, custom: bool = False) -> QrImage:
+        """Render off the loop when an executor is set; concurrent callers share one render.
+
+        `custom`: the spec comes from a request's query (cached apart, in the small LRU).
+        A size too small for the code is a BadRequest naming `size`.
+        """
+        image = self.cached(spec, custom=custom)
         if image is not None:
             return image
         if self._executor is None:
-            return self.render_now(spec)
-        return await self._images.get_or_make(spec, lambda: self._render_in_pool(spec))
+            return self.render_now(spec, custom=custom)
+        return await self._cache(custom).get_or_make(spec, lambda: self._render_in_pool(spec))
 
     async def _render_in_pool(self, spec: QrSpec) -> QrImage:
         started = time.perf_counter()
-        png = await asyncio.get_running_loop().run_in_executor(self._executor, render_png, spec)
-        self.render_seconds += time.perf_counter() - started  # includes the hop to the pool
-        self.renders += 1
-        return QrImage(spec, png)
+        loop = asyncio.get_running_loop()
+        try:
+            body = await loop.run_in_executor(self._executor, draw, spec)
+        except SizeTooSmall as exc:
+            raise _too_small(exc) from None
+        return self._counted(spec, body, started)  # the time includes the hop to the pool
+
+
+def _too_small(exc: SizeTooSmall) -> BadRequest:
+    return BadRequest(
+        f"The size parameter must be at least {exc.modules} for this code: each of its"
+        f" {exc.modules} modules (border included) needs a pixel.",
+        field="size",
+    )

@@ -173,6 +173,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (card_uuid, day, bot)
     );
     """,
+    # 10: card designs (compact JSON, '' for the default look), and every card image URL given
+    # out with the design it shows: each keeps answering while its card exists. The images
+    # named so far (cards.image_hash, the default look) are carried over.
+    """
+    ALTER TABLE cards ADD COLUMN design TEXT NOT NULL DEFAULT '';
+    CREATE TABLE card_images (
+        hash TEXT PRIMARY KEY,
+        card_uuid TEXT NOT NULL,
+        revision {bigint} NOT NULL,
+        design TEXT NOT NULL DEFAULT '',
+        created_at {float} NOT NULL
+    );
+    CREATE INDEX card_images_card ON card_images (card_uuid);
+    INSERT INTO card_images (hash, card_uuid, revision, design, created_at)
+        SELECT image_hash, uuid, revision, '', updated_at FROM cards WHERE image_hash IS NOT NULL
+    """,
 ]
 
 

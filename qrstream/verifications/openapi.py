@@ -12,6 +12,8 @@ from qrstream.apidoc import (
     obj,
     operation,
     path_param,
+    qr_image_ok,
+    qr_parameters,
     query_param,
     ref,
     typed_ok,
@@ -86,10 +88,12 @@ def paths() -> dict[str, Json]:
         "/api/get-verification-qrcode/{id}": {
             "parameters": [ID],
             "get": _sdk(
-                "The verification's QR code (400×400, EC level M), while it is `generated`",
-                {"200": typed_ok("PNG.", "image/png")},
+                "The verification's QR code (by default a 400×400 PNG, EC level M), while it is `generated`",
+                qr_image_ok("The QR of the verification's portal URL."),
+                400,
                 404,
                 409,
+                parameters=qr_parameters(),
             ),
         },
         "/api/get-verification-details": {"get": _missing("The details")},

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from qrstream.errors import BadRequest, Conflict
-from qrstream.qr.render import QrSpec
+from qrstream.qr.options import QrOptions
 from qrstream.services import Services
 from qrstream.verifications.expiry import sweep_forever
 from qrstream.verifications.keys import VERIFICATIONS
@@ -29,6 +29,7 @@ from qrstream.verifications.records import (
     portal_url,
 )
 from qrstream.verifications.service import Publish, Verifications
+from qrstream.web import qrimage
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
@@ -38,6 +39,7 @@ from qrstream.web.static import page
 from qrstream.web.ws import HUB, close_quietly, envelope
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
+QR_DEFAULTS = QrOptions()  # PNG, 400 x 400, level M, 2-module margin, black on white
 
 
 def topic(verification_id: str) -> str:
@@ -92,10 +94,10 @@ async def qrcode(request: web.Request) -> web.Response:
     verification = await request.app[VERIFICATIONS].get(request.match_info["id"])
     if verification.status != GENERATED:
         raise Conflict(QR_CONFLICT, current_status=verification.status)
-    the_services = services(request)
-    spec = QrSpec(portal_url(the_services.base_url, verification.id), size=400, error="m", border=2)
-    image = await the_services.renderer.render(spec)
-    return web.Response(body=image.png, content_type="image/png", headers={"Cache-Control": "no-store"})
+    options = qrimage.requested(request, QR_DEFAULTS)
+    url = portal_url(services(request).base_url, verification.id)
+    image = await qrimage.render(request, url, options, QR_DEFAULTS)
+    return qrimage.image_response(image, {"Cache-Control": "no-store"})
 
 
 async def details(request: web.Request) -> web.Response:
