@@ -1,22 +1,30 @@
-"""QR frames: one rendered image and one encoded message per (instance, generation, window).
+"""QR frames: one encoded message per (instance, generation, window, format).
 
-A frame is made once and shared by every REST caller and every websocket subscriber:
-its PNG is rendered once (off the event loop when the renderer has a process pool)
-and its `{"type": "qrCode", "message": "<base64>"}` text is encoded once. The cache
-holds the texts of the current and next windows of every watched instance.
+A frame is made once and shared by every REST caller and every websocket subscriber
+that reads that format: `png` (the default) is `{"type": "qrCode", "message": "<base64
+PNG>"}`, `svg` has the SVG document as its message and `raw` the pairing link itself,
+for clients that draw their own QR. Its image is rendered once (off the event loop
+when the renderer has a process pool) and its text is encoded once; a format nobody
+reads is never made. The cache holds the texts of the current and next windows of
+every watched instance, per format (three at most: the cache stays bounded).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
+from qrstream.errors import BadRequest
 from qrstream.instances import pairing
 from qrstream.oncecache import OnceCache
 from qrstream.qr.render import QrRenderer, QrSpec
 
-FrameKey = tuple[int, int, int]
-"""(instance id, generation, window)"""
+PNG, RAW, SVG = "png", "raw", "svg"
+FORMATS = (PNG, RAW, SVG)
+
+FrameKey = tuple[int, int, int, str]
+"""(instance id, generation, window, format)"""
 
 
 @dataclass(frozen=True)
@@ -24,14 +32,18 @@ class Frame:
     instance_id: int
     generation: int
     window: int
+    format: str
     code: str
     link: str
     text: str
-    """The message every client gets, encoded once (the PNG itself stays in the renderer's cache)."""
+    """The message every client gets, encoded once (the image itself stays in the renderer's cache)."""
 
 
 class Frames:
-    """Makes frames and keeps the recent ones (a bounded LRU; concurrent callers share a render)."""
+    """Makes frames and keeps the recent ones (a bounded LRU; concurrent callers share a render).
+
+    `made` counts the frames made, by format.
+    """
 
     def __init__(
         self, renderer: QrRenderer, secret: str, base_url: str, period: float, *, capacity: int = 16384
@@ -41,6 +53,7 @@ class Frames:
         self._base_url = base_url.rstrip("/")
         self.period = period
         self._frames: OnceCache[FrameKey, Frame] = OnceCache(capacity)
+        self.made: Counter[str] = Counter()
 
     def window_at(self, instance_id: int, now: float) -> int:
         return pairing.window_at(instance_id, now, self.period)
@@ -48,15 +61,30 @@ class Frames:
     def window_end(self, instance_id: int, window: int) -> float:
         return pairing.window_end(instance_id, window, self.period)
 
-    async def frame(self, instance_id: int, generation: int, window: int) -> Frame:
-        """The frame of one window, made on first use."""
-        key = (instance_id, generation, window)
+    async def frame(self, instance_id: int, generation: int, window: int, fmt: str = PNG) -> Frame:
+        """The frame of one window in one format (`FORMATS`), made on first use."""
+        key = (instance_id, generation, window, fmt)
         return await self._frames.get_or_make(key, lambda: self._make(key))
 
     async def _make(self, key: FrameKey) -> Frame:
-        instance_id, generation, window = key
+        instance_id, generation, window, fmt = key
         code = pairing.make_code(self._secret, instance_id, generation, window)
         link = f"{self._base_url}/link/{code}"  # the phone's pairing page for this window
-        image = await self._renderer.render(QrSpec(link))
-        text = json.dumps({"type": "qrCode", "message": image.b64}, separators=(",", ":"))
-        return Frame(instance_id, generation, window, code, link, text)
+        if fmt == RAW:
+            message = link
+        elif fmt == SVG:
+            message = (await self._renderer.render(QrSpec(link, format=SVG))).body.decode("ascii")
+        else:
+            message = (await self._renderer.render(QrSpec(link))).b64
+        text = json.dumps({"type": "qrCode", "message": message}, separators=(",", ":"))
+        self.made[fmt] += 1
+        return Frame(instance_id, generation, window, fmt, code, link, text)
+
+
+def parse_format(values: list[str]) -> str:
+    """The frame format a request asks for with its `format` query values (none: PNG)."""
+    if not values:
+        return PNG
+    if len(values) == 1 and values[0].lower() in FORMATS:
+        return values[0].lower()
+    raise BadRequest(f"The format parameter must be one of {', '.join(FORMATS)}, given once.", field="format")

@@ -106,8 +106,21 @@ def _green(
 
 def green_paths() -> dict[str, Json]:
     paths: dict[str, Json] = {}
+    frame_format = query_param(
+        "format",
+        "`png` (default): `message` is a base64 PNG; `svg`: the SVG document; `raw`: the pairing link"
+        " itself, for clients that draw their own QR.",
+        {"type": "string", "enum": ["png", "svg", "raw"]},
+    )
     paths.update(
-        _green("qr", "get", "The current pairing QR", {"200": json_ok("A QR or why not.", ref("QrMessage"))})
+        _green(
+            "qr",
+            "get",
+            "The current pairing QR",
+            {"200": json_ok("A QR or why not.", ref("QrMessage"))},
+            400,
+            parameters=[frame_format],
+        )
     )
     paths.update(
         _green(
@@ -115,6 +128,8 @@ def green_paths() -> dict[str, Json]:
             "get",
             "Websocket: the live pairing QR, then accountData, timeoutExpired or alreadyLogged; closes 1000",
             {"101": {"description": "Switching to the websocket protocol."}},
+            400,
+            parameters=[frame_format],
             **{"x-websocket": True},
         )
     )

@@ -1,12 +1,14 @@
 """Lazy QR rotation: a task per instance that has local websocket subscribers.
 
-Shortly before an instance's window turns, its task pre-renders the next frame; at
-the turn it publishes the frame's text once on the bus topic `instance:<id>`, and the
-hub sends those same bytes to every local subscriber. The task ends when the instance
-has no local subscriber left, is authorized or is gone. Instances nobody watches cost
-nothing: REST `qr` renders the current window on demand (and the frame is cached).
-With several processes (a Redis bus) each window's turn is a lease that one process
-wins: it renders and publishes, the others' subscribers hear the frame on the bus.
+Shortly before an instance's window turns, its task pre-renders the next frame in
+each format its local subscribers read (`png`, `raw`, `svg`); at the turn it publishes
+each frame's text once on the bus topic `instance:<id>`, tagged with its format, and
+the hub sends those same bytes to every local subscriber of that format. The task ends
+when the instance has no local subscriber left, is authorized or is gone. Instances
+nobody watches cost nothing, and neither do formats nobody reads: REST `qr` renders
+the current window on demand (and the frame is cached). With several processes (a
+Redis bus) each format's turn of a window is a lease that one process wins: it renders
+and publishes, the others' subscribers hear the frame on the bus.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import logging
 
 from qrstream.bus import Bus
-from qrstream.instances.frames import Frames
+from qrstream.instances.frames import FORMATS, PNG, Frames
 from qrstream.instances.service import AUTHORIZED, Instances
 from qrstream.services import Services
 from qrstream.web.ws import Hub, envelope
@@ -86,8 +88,8 @@ class Rotator:
             self._tasks.pop(instance_id, None)
 
     async def _turn(self, instance_id: int, window: int) -> int | None:
-        """Wait for `window` to end, publish the frame of the next one and return its number;
-        None when the rotation should stop."""
+        """Wait for `window` to end, publish the frames of the next one (one per format someone
+        here reads) and return its number; None when the rotation should stop."""
         clock, frames = self._services.clock, self._frames
         end = frames.window_end(instance_id, window)
         await clock.sleep_until(end - self.lead)
@@ -96,18 +98,44 @@ class Rotator:
         instance = await self._instances.get(instance_id)
         if instance is None or instance.state == AUTHORIZED:
             return None
-        if not await self._services.leases.claim(f"rotate:{instance_id}:{window + 1}", frames.period):
-            # Another process turns this window (it got there first); its frame reaches our
-            # subscribers on the bus. Every watching process claims each window, so when that
-            # one dies, another takes the next turn.
-            await clock.sleep_until(end)
-            return max(window + 1, frames.window_at(instance_id, clock.now()))
-        frame = await frames.frame(instance_id, instance.generation, window + 1)
+        # Each format's turn is a lease of its own: every watching process claims the formats
+        # its subscribers read, so each frame is made once, by one process, whoever reads it.
+        # A lost lease means another process turns that format; its frame reaches our
+        # subscribers on the bus, and when that one dies, another takes the next turn.
+        tried = self._formats(instance_id)
+        made = [
+            await frames.frame(instance_id, instance.generation, window + 1, fmt)
+            for fmt in await self._claim(instance_id, window + 1, tried)
+        ]
         await clock.sleep_until(end)
         if not self._watched(instance_id):
             return None
         current = max(window + 1, frames.window_at(instance_id, clock.now()))
-        if current != frame.window:  # the clock jumped past a whole window
-            frame = await frames.frame(instance_id, instance.generation, current)
-        await self._services.bus.publish(topic(instance_id), envelope(frame.text), keep=True)
+        # A format first read during the lead (a subscriber just joined) is turned now.
+        late = [fmt for fmt in self._formats(instance_id) if fmt not in tried]
+        made += [
+            await frames.frame(instance_id, instance.generation, current, fmt)
+            for fmt in await self._claim(instance_id, window + 1, late)
+        ]
+        for frame in made:
+            if current != frame.window:  # the clock jumped past a whole window
+                frame = await frames.frame(instance_id, instance.generation, current, frame.format)
+            envelope_text = envelope(frame.text, variant=frame.format)
+            await self._services.bus.publish(topic(instance_id), envelope_text, keep=True)
         return current
+
+    def _formats(self, instance_id: int) -> list[str]:
+        """The frame formats the local subscribers of the instance read."""
+        variants = self._hub.variants(topic(instance_id))
+        return [fmt for fmt in FORMATS if fmt in variants]
+
+    async def _claim(self, instance_id: int, window: int, formats: list[str]) -> list[str]:
+        """The formats whose turn of `window` this process wins."""
+        leases, period = self._services.leases, self._frames.period
+        return [fmt for fmt in formats if await leases.claim(lease_name(instance_id, window, fmt), period)]
+
+
+def lease_name(instance_id: int, window: int, fmt: str) -> str:
+    """The lease of one format's turn of a window (the PNG one named as it always was)."""
+    name = f"rotate:{instance_id}:{window}"
+    return name if fmt == PNG else f"{name}:{fmt}"

@@ -21,7 +21,7 @@ from qrstream.instances import link_page as link
 from qrstream.instances import pairing_link_page, scanqrcode
 from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
-from qrstream.instances.frames import Frames
+from qrstream.instances.frames import Frames, parse_format
 from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
 from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, PAIRING_LINKS, ROTATOR
 from qrstream.instances.linking import Linking
@@ -48,7 +48,9 @@ async def _instance(request: web.Request) -> Instance:
 
 
 async def qr(request: web.Request) -> web.Response:
+    """The current frame: `?format=raw` the link itself, `?format=svg` an SVG, else a base64 PNG."""
     instance = await _instance(request)
+    fmt = parse_format(request.query.getall("format", []))
     if instance.state == AUTHORIZED:
         return _json_text(ALREADY_LOGGED)
     if instance.state == STARTING:
@@ -56,7 +58,7 @@ async def qr(request: web.Request) -> web.Response:
     frames = request.app[FRAMES]
     try:
         window = frames.window_at(instance.id, services(request).clock.now())
-        frame = await frames.frame(instance.id, instance.generation, window)
+        frame = await frames.frame(instance.id, instance.generation, window, fmt)
     except Exception:
         log.exception("cannot make the QR code of an instance")
         return _json_text(message("error", "cannot make the QR code now, try again"))

@@ -9,6 +9,8 @@ per-connection timer on the injected clock with `timeoutExpired` and 1000 after
 `qr_scan_timeout_s` (a pairing link's stream, `stream_instance` from `/p/<ticket>/scanqrcode`,
 ends at the link's expiry too, with `{"type": "error", "message": "Pairing link expired"}`).
 Only the handler reads the socket; the hub and the timer only send.
+`?format=raw` or `?format=svg` (a bad one: 400 before the upgrade) streams that format's
+frames instead of the base64 PNG; the socket joins the topic with that format as its variant.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from aiohttp import WSCloseCode, web
 
 from qrstream.clock import Clock
 from qrstream.instances.events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED, message
-from qrstream.instances.frames import Frames
+from qrstream.instances.frames import PNG, Frames, parse_format
 from qrstream.instances.keys import FRAMES, INSTANCES, ROTATOR
 from qrstream.instances.pairing_links import EXPIRED
 from qrstream.instances.policies import INSTANCE_API
@@ -42,11 +44,11 @@ async def _say_and_close(ws: web.WebSocketResponse, text: str) -> web.WebSocketR
     return ws
 
 
-async def _current_text(frames: Frames, clock: Clock, instance: Instance) -> str:
+async def _current_text(frames: Frames, clock: Clock, instance: Instance, fmt: str) -> str:
     """The frame of the window current when it is sent (made again if the window turned meanwhile)."""
     while True:
         window = frames.window_at(instance.id, clock.now())
-        frame = await frames.frame(instance.id, instance.generation, window)
+        frame = await frames.frame(instance.id, instance.generation, window, fmt)
         if frames.window_at(instance.id, clock.now()) == window:
             return frame.text
 
@@ -79,7 +81,8 @@ class ScanTimer:
 async def scanqrcode(request: web.Request) -> web.StreamResponse:
     instances = request.app[INSTANCES]
     instance = await instances.authenticate(request.match_info["id"], request.match_info["token"])
-    return await stream_instance(request, instance)
+    fmt = parse_format(request.query.getall("format", []))  # a bad one: 400 before the upgrade
+    return await stream_instance(request, instance, fmt)
 
 
 def _end(started: float, timeout_s: float, link_expires_at: float | None) -> tuple[float, str]:
@@ -92,10 +95,11 @@ def _end(started: float, timeout_s: float, link_expires_at: float | None) -> tup
 
 
 async def stream_instance(
-    request: web.Request, instance: Instance, *, link_expires_at: float | None = None
+    request: web.Request, instance: Instance, fmt: str = PNG, *, link_expires_at: float | None = None
 ) -> web.StreamResponse:
     """The scanqrcode stream of `instance`, whose credentials (token or pairing link) the caller
-    checked; a pairing link's stream also ends at `link_expires_at`.
+    checked, with the frames of one format (`png`, `raw` or `svg`); a pairing link's stream also
+    ends at `link_expires_at`.
 
     The scan timeout counts from this connection's start, whatever other connections do.
     """
@@ -111,7 +115,8 @@ async def stream_instance(
         timer: ScanTimer | None = None
         try:
             request.app[ROTATOR].ensure(instance.id)
-            async with request.app[HUB].subscription(name, ws, request.transport) as sub:
+            # A member of its format: the rotation's frames of that format only come here.
+            async with request.app[HUB].subscription(name, ws, request.transport, fmt) as sub:
                 # Read again after joining: a change announced before we listened is seen here.
                 current = await instances.get(instance.id)
                 if current is None:
@@ -120,7 +125,7 @@ async def stream_instance(
                     return await _say_and_close(ws, ALREADY_LOGGED)
                 # Through the hub: in order with the rotation's frames, and not twice when the
                 # rotation publishes this same frame at the turn of the window.
-                await sub.send(await _current_text(request.app[FRAMES], clock, current))
+                await sub.send(await _current_text(request.app[FRAMES], clock, current, fmt))
                 deadline, goodbye = _end(started, services(request).config.qr_scan_timeout_s, link_expires_at)
                 timer = ScanTimer(sub, clock, deadline, goodbye)
                 await sub.read_until_closed()

@@ -7,7 +7,9 @@ skipped (the next frame replaces this one anyway) and dropped after repeated
 skips, so one slow client never stalls the others.
 
 Bus messages on hub topics are envelopes made by `envelope()`: the text to send
-and whether it is final (the sockets are then closed with 1000).
+and whether it is final (the sockets are then closed with 1000), and optionally a
+variant: members join a topic with a variant (an instance stream's format) and a
+message with a variant goes only to the members of that variant; one without, to all.
 
 Every stream runs one sequence, `async with hub.subscription(topic, ws, transport) as sub:`
 join, wait until the bus delivers the topic here, (the caller re-reads its state and
@@ -54,15 +56,20 @@ def text_frame(payload: bytes) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
-def envelope(text: str, *, final: bool = False) -> str:
-    """The bus message that makes the hub send `text` (and close after it when final)."""
-    return json.dumps({"text": text, "final": final}, separators=(",", ":"))
+def envelope(text: str, *, final: bool = False, variant: str | None = None) -> str:
+    """The bus message that makes the hub send `text` (and close after it when final) to the
+    topic's members of `variant` (None: to every member)."""
+    message: dict[str, object] = {"text": text, "final": final}
+    if variant is not None:
+        message["variant"] = variant
+    return json.dumps(message, separators=(",", ":"))
 
 
 @dataclass(eq=False)
 class Member:
     ws: web.WebSocketResponse
     transport: asyncio.Transport | None
+    variant: str | None = None
     skips: int = 0
     last: bytes | None = None
     """The text it was sent last: the same text twice in a row is sent once (a frame may be
@@ -85,12 +92,18 @@ class Hub:
         self.sent = 0
         self.skipped = 0
 
-    def join(self, topic: str, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+    def join(
+        self,
+        topic: str,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None,
+        variant: str | None = None,
+    ) -> None:
         room = self._rooms.get(topic)
         if room is None:
             room = self._rooms[topic] = Room()
             room.unsubscribe = self._bus.subscribe(topic, self._on_message)
-        room.members[ws] = Member(ws, transport)
+        room.members[ws] = Member(ws, transport, variant)
 
     def leave(self, topic: str, ws: web.WebSocketResponse) -> None:
         room = self._rooms.get(topic)
@@ -106,19 +119,29 @@ class Hub:
         room = self._rooms.get(topic)
         return len(room.members) if room else 0
 
+    def variants(self, topic: str) -> set[str | None]:
+        """The variants the local members of `topic` joined with."""
+        room = self._rooms.get(topic)
+        return {m.variant for m in room.members.values()} if room else set()
+
     def topics(self) -> list[str]:
         return list(self._rooms)
 
     @contextlib.asynccontextmanager
     async def subscription(
-        self, topic: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None
+        self,
+        topic: str,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        variant: str | None = None,
     ) -> AsyncIterator[Subscription]:
-        """Join `topic`, wait until the bus delivers it here, and leave on the way out.
+        """Join `topic` (as a member of `variant`), wait until the bus delivers it here, and
+        leave on the way out.
 
         Inside, a state read is sure to see every change announced after it (so the caller
         re-reads, then sends its first message with `sub.send`, in order with broadcasts).
         """
-        self.join(topic, ws, transport if isinstance(transport, asyncio.Transport) else None)
+        self.join(topic, ws, transport if isinstance(transport, asyncio.Transport) else None, variant)
         try:
             await self.ready(topic)
             yield Subscription(self, topic, ws)
@@ -134,17 +157,21 @@ class Hub:
         try:
             decoded = json.loads(message)
             text, final = str(decoded["text"]), bool(decoded.get("final"))
+            variant = decoded.get("variant")
+            if variant is not None and not isinstance(variant, str):
+                raise TypeError(variant)
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed hub message on %s", topic)
             return
-        self.broadcast(topic, text, final=final)
+        self.broadcast(topic, text, final=final, variant=variant)
 
-    def broadcast(self, topic: str, text: str, *, final: bool = False) -> None:
-        """Send `text` to every local socket of `topic`, after whatever was sent before it."""
+    def broadcast(self, topic: str, text: str, *, final: bool = False, variant: str | None = None) -> None:
+        """Send `text` to every local socket of `topic` (of `variant` only, when given), after
+        whatever was sent before it."""
         room = self._rooms.get(topic)
         if room is None:
             return
-        self._chain(room, text.encode(), final, None)
+        self._chain(room, text.encode(), final, None, variant)
 
     def send(self, topic: str, ws: web.WebSocketResponse, text: str) -> asyncio.Task[None] | None:
         """Send `text` to one member of `topic`, in order with the topic's broadcasts (and not at
@@ -155,9 +182,13 @@ class Hub:
             return None
         return self._chain(room, text.encode(), False, member)
 
-    def _chain(self, room: Room, data: bytes, final: bool, only: Member | None) -> asyncio.Task[None]:
+    def _chain(
+        self, room: Room, data: bytes, final: bool, only: Member | None, variant: str | None = None
+    ) -> asyncio.Task[None]:
         previous = room.tail
-        room.tail = asyncio.get_running_loop().create_task(self._send_all(room, data, final, previous, only))
+        room.tail = asyncio.get_running_loop().create_task(
+            self._send_all(room, data, final, previous, only, variant)
+        )
         return room.tail
 
     async def _send_all(
@@ -167,6 +198,7 @@ class Hub:
         final: bool,
         previous: asyncio.Task[None] | None,
         only: Member | None = None,
+        variant: str | None = None,
     ) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
@@ -176,7 +208,7 @@ class Hub:
         written = 0
         for member in [only] if only is not None else list(room.members.values()):
             ws = member.ws
-            if ws.closed or member.last == data:
+            if ws.closed or member.last == data or (variant is not None and member.variant != variant):
                 continue
             transport = member.transport
             if not final and transport is not None and transport.get_write_buffer_size() > SLOW_BUFFER_BYTES:
