@@ -30,7 +30,7 @@ from tests.browser import (
 )
 from tests.conftest import ADMIN_KEY
 from tests.liveserver import LiveServer, base_env
-from tests.qrdecode import decode_png
+from tests.qrdecode import decode_as, decode_png
 
 # One browser for the module (launching one costs a second or more); each page has its own context.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -507,3 +507,34 @@ async def test_the_token_page_shares_a_pairing_link(browser: Any, live: Live) ->
     watched.check()
     await page.close()
     await other.close()
+
+
+async def test_card_page_shows_its_qr_and_links_to_png_and_svg(
+    browser: Any, live: Live, shots: Shots
+) -> None:
+    """/c/<uuid> under its CSP shows the card's QR (read off a screenshot: the dynamic link, in the
+    card's design) and links to the PNG and the SVG, which decode to the same link."""
+    status, card = await api("POST", f"{live.url}/admin/cards", admin=True, json={"name": "Ada Lovelace"})
+    assert status == 201
+    design = {"dark": "1e3a8a", "light": "fef3c7", "margin": 4, "ecc": "Q"}
+    status, _ = await api("PUT", f"{live.url}/admin/cards/{card['uuid']}/design", admin=True, json=design)
+    assert status == 200
+    for name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        page = await browser.new_page(viewport=viewport)
+        watched = watch(page)
+        response = await page.goto(f"{live.url}/c/{card['uuid']}")
+        assert response is not None and response.status == 200
+        image = page.get_by_role("img", name="QR code that opens this card")
+        await expect(image).to_be_visible()
+        decoded = await decode_element(image)
+        assert decoded.text.startswith(f"{live.url}/q/") and decoded.ec_level == "Q"
+        png_href = await page.get_by_role("link", name="PNG").get_attribute("href")
+        svg_href = await page.get_by_role("link", name="SVG").get_attribute("href")
+        assert png_href is not None and svg_href == f"{png_href}?format=svg"
+        status, png = await fetch_bytes(png_href)
+        assert status == 200 and decode_png(png).text == decoded.text
+        status, svg = await fetch_bytes(svg_href)
+        assert status == 200 and decode_as("image/svg+xml", svg).text == decoded.text
+        await shots.take(page, f"card-page-{name}", full_page=True)
+        watched.check()
+        await page.close()

@@ -4,6 +4,7 @@ exact sizes, margins measured off the finder pattern, levels, colours, the scan 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from multidict import MultiDict
@@ -244,3 +245,17 @@ async def test_renderer_caches_query_options_apart() -> None:
     await renderer.render(QrSpec(URL, size=299), custom=True)
     assert renderer.renders == renders  # a hit
     assert renderer.renders_by_format["png"] == renderer.renders
+
+
+async def test_a_process_pool_renders_every_format_and_refuses_too_small() -> None:
+    """Through the process pool (as in production): the same bytes, and `SizeTooSmall` crosses the
+    process boundary to become the 400 naming size."""
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        renderer = QrRenderer(executor=pool)
+        for fmt in ("png", "svg", "txt"):
+            spec = QrSpec(URL, format=fmt, dark="0b3d2e", light=None)
+            assert (await renderer.render(spec)).body == draw(spec)
+        with pytest.raises(BadRequest) as info:
+            await renderer.render(QrSpec("a" * 1000, size=64), custom=True)
+        assert info.value.field == "size"
+        assert renderer.renders_by_format == {"png": 1, "svg": 1, "txt": 1}
