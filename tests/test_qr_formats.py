@@ -157,7 +157,7 @@ BAD = [
     ("size", "-100"), ("size", " 100"), ("size", "0x100"), ("margin", "17"), ("margin", "-1"),
     ("margin", "1.5"),
     ("ecc", "X"), ("ecc", "MM"), ("ecc", ""), ("dark", "fff"), ("dark", "transparent"), ("dark", "gggggg"),
-    ("dark", "#000000"), ("light", "12345"), ("light", "none"),
+    ("dark", "#000000"), ("dark", "000000\n"), ("size", "100\n"), ("light", "12345"), ("light", "none"),
     # the scan guard: inverted, or too little contrast (also against white when transparent)
     ("dark", "ffffff"), ("light", "000000"), ("dark", "999999"), ("light", "555555"),
 ]  # fmt: skip

@@ -24,8 +24,8 @@ MARGIN_MAX = 16
 MIN_CONTRAST = 3.0
 TRANSPARENT = "transparent"
 WHITE = "ffffff"
-_HEX = re.compile(r"^[0-9a-fA-F]{6}$")
-_DIGITS = re.compile(r"^[0-9]{1,6}$")
+_HEX = re.compile(r"[0-9a-fA-F]{6}")
+_DIGITS = re.compile(r"[0-9]{1,6}")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def check_readable(look: Look, field: str) -> None:
 
 def _colour(name: str, value: object, noun: str, *, transparent: bool) -> str | None:
     if isinstance(value, str):
-        if _HEX.match(value):
+        if _HEX.fullmatch(value):
             return value.lower()
         if transparent and value.lower() == TRANSPARENT:
             return None
@@ -111,7 +111,7 @@ def _colour(name: str, value: object, noun: str, *, transparent: bool) -> str | 
 
 
 def _margin(value: object, noun: str) -> int:
-    if isinstance(value, str) and _DIGITS.match(value):
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MARGIN_MAX:
         return value
@@ -127,7 +127,7 @@ def _ecc(value: object, noun: str) -> str:
 
 
 def _size(value: str) -> int:
-    if _DIGITS.match(value) and SIZE_MIN <= int(value) <= SIZE_MAX:
+    if _DIGITS.fullmatch(value) and SIZE_MIN <= int(value) <= SIZE_MAX:
         return int(value)
     raise BadRequest(
         f"The size parameter must be a whole number of pixels from {SIZE_MIN} to {SIZE_MAX}.", field="size"
