@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from qrstream.cards.recorder import ScanRecorder
 from qrstream.cards.service import CardService
 from qrstream.clock import FakeClock
 from qrstream.qr.options import DEFAULT_LOOK
@@ -203,7 +204,7 @@ async def test_migration_keeps_the_image_urls_given_out(db_url: str, monkeypatch
     monkeypatch.undo()
     db = await open_database(db_url)
     try:
-        cards = CardService(db, FakeClock())
+        cards = CardService(db, FakeClock(), await ScanRecorder.open(db))
         found = await cards.by_image(3, "feedfacefeedfacefeedface")
         assert found is not None
         card, design = found
