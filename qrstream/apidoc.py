@@ -60,6 +60,11 @@ ERROR_TEXT = {
     413: "Request body larger than the configured limit.",
     429: "Too many failed attempts from this address; `Retry-After` says when to try again.",
     500: "Not configured (the verification API with no SDK key set).",
+    503: "The store is unreachable for now; `Retry-After` says when to try again.",
+}
+
+RETRY_AFTER: Json = {
+    "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}
 }
 
 
@@ -71,13 +76,8 @@ def errors(family: str, *statuses: int) -> dict[str, Json]:
             "description": ERROR_TEXT[status],
             "content": {"application/json": {"schema": ref("Message" if family == MESSAGE else "Error")}},
         }
-        if status == 429:
-            response["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds to wait.",
-                    "schema": {"type": "integer", "minimum": 1},
-                }
-            }
+        if status in (429, 503):
+            response["headers"] = RETRY_AFTER
         out[str(status)] = response
     return out
 

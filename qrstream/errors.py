@@ -10,7 +10,8 @@ QrstreamError                 500
  ├── Gone                     410
  ├── PayloadTooLarge          413
  ├── RateLimited              429  (retry_after)
- └── NotConfigured            500
+ ├── NotConfigured            500
+ └── StoreUnavailable         503  (retry_after; raised by the store layer, qrstream/store/)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class QrstreamError(Exception):
     """Base of every error the server answers on purpose."""
 
     status = 500
+    retry_after: int | None = None
+    """Seconds after which the same request may succeed (a `Retry-After` header), if it may."""
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -78,3 +81,18 @@ class RateLimited(QrstreamError):
 
 class NotConfigured(QrstreamError):
     status = 500
+
+
+class StoreUnavailable(QrstreamError):
+    """The store cannot be reached or cannot take the write now (down, restarting, locked past its
+    timeout, disk full). The same request may well succeed later: answered 503 with Retry-After."""
+
+    status = 503
+    retry_after: int | None = 1
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("Service temporarily unavailable")
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"store unavailable: {self.reason}"

@@ -188,14 +188,38 @@ class PostgresServer:
             "full_page_writes": "off",
             "max_connections": "300",
         }
-        args = [str(self.bindir / "postgres"), "-D", str(self.data)]
+        self._args = [str(self.bindir / "postgres"), "-D", str(self.data)]
         for name, value in settings.items():
-            args += ["-c", f"{name}={value}"]
-        with open(self.folder / "postgres.log", "wb") as log:
+            self._args += ["-c", f"{name}={value}"]
+        self._launch()
+
+    def _launch(self) -> None:
+        with open(self.folder / "postgres.log", "ab") as log:
             self.proc = subprocess.Popen(
-                args, stdout=log, stderr=log, cwd=self.folder, preexec_fn=_die_with_parent(self.user)
+                self._args, stdout=log, stderr=log, cwd=self.folder, preexec_fn=_die_with_parent(self.user)
             )
         self._wait_ready()
+
+    def pause(self) -> None:
+        """An outage: `pg_ctl stop -m fast` (sessions terminated, the data kept). Blocking: call it
+        from a thread, not on an event loop."""
+        done = subprocess.run(
+            [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60"],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=self.folder,
+            preexec_fn=_die_with_parent(self.user),
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stdout}{done.stderr}")
+        assert self.proc is not None
+        self.proc.wait(timeout=30)
+
+    def resume(self) -> None:
+        """The end of the outage: the same cluster started again on the same data folder and port
+        (as a child of the test process, like `start`). Blocking, as `pause` is."""
+        self._launch()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -267,13 +291,28 @@ def make_redis(tmp_path: Path) -> Iterator[Callable[[], RedisServer]]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL cluster for the session (each test gets a fresh database)."""
+def _postgres_bindir() -> Path:
     initdb = _postgres_bin("initdb")
     if initdb is None or not (Path(initdb).resolve().parent / "postgres").exists():
         missing("PostgreSQL (initdb, postgres)")
-    server = PostgresServer(Path(str(initdb)).resolve().parent)
+    return Path(str(initdb)).resolve().parent
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A cluster of this test's own (for tests that stop and start it), removed afterwards."""
+    server = PostgresServer(_postgres_bindir())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the session (each test gets a fresh database)."""
+    server = PostgresServer(_postgres_bindir())
     try:
         server.start()
     except BaseException:

@@ -38,6 +38,10 @@ class Bus(Protocol):
         """Drop the topic's kept value."""
         ...
 
+    async def ping(self) -> None:
+        """One round trip to what carries the messages; BusError when it does not answer."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -38,5 +38,8 @@ class MemoryBus:
     async def forget(self, topic: str) -> None:
         self._latest.pop(topic, None)
 
+    async def ping(self) -> None:
+        """Always here: it is this process."""
+
     async def close(self) -> None:
         self._listeners.clear()

@@ -210,6 +210,12 @@ class RedisBus:
     async def forget(self, topic: str) -> None:
         await self._forget(keys=_keys(topic)[:2], args=[channel(topic), FORGOTTEN_TTL_S])
 
+    async def ping(self) -> None:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:  # the reason without the address: /readyz is public
+            raise BusError(f"unreachable ({type(exc).__name__})") from exc
+
     async def close(self) -> None:
         self._closed = True
         self._listeners.clear()

@@ -19,6 +19,7 @@ import logging
 from qrstream.bus import Bus
 from qrstream.instances.frames import FORMATS, PNG, Frames
 from qrstream.instances.service import AUTHORIZED, Instances
+from qrstream.outage import RoundFailures
 from qrstream.services import Services
 from qrstream.web.ws import Hub, envelope
 
@@ -52,6 +53,7 @@ class Rotator:
         self._instances = instances
         self._frames = frames
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._failures = RoundFailures(log, "a QR rotation turn failed; retrying next window")
 
     @property
     def lead(self) -> float:
@@ -77,10 +79,12 @@ class Rotator:
             while self._watched(instance_id):
                 try:
                     turned = await self._turn(instance_id, window)
-                except Exception:
-                    # A failed turn (a database hiccup) must not end the stream: try the next one.
-                    log.exception("rotation of instance %d failed; retrying next window", instance_id)
+                except Exception as exc:
+                    # A failed turn (a database hiccup or outage) must not end the stream: try the next.
+                    self._failures.failed(exc)
                     turned = window + 1
+                else:
+                    self._failures.succeeded()
                 if turned is None:
                     return
                 window = turned

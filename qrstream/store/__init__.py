@@ -15,7 +15,10 @@ Row = Mapping[str, Any]
 
 
 class StoreError(Exception):
-    """The database cannot be opened or used."""
+    """The database cannot be opened or used (at start: a bad option, exit 2).
+
+    Once running, a store that cannot be reached or cannot take work now raises
+    `qrstream.errors.StoreUnavailable` from every method instead (answered 503)."""
 
 
 class Queries(Protocol):
@@ -37,6 +40,10 @@ class Database(Queries, Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Queries]:
         """All statements inside commit together, or none do."""
+        ...
+
+    async def ping(self) -> None:
+        """One round trip; StoreUnavailable when the store does not answer."""
         ...
 
     async def close(self) -> None: ...

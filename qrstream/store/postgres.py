@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import decimal
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
+from asyncpg import exceptions as pg
 
+from qrstream.errors import StoreUnavailable
 from qrstream.redact import safe_url
 from qrstream.store import Row, StoreError
 from qrstream.store.migrations import migrate
@@ -85,6 +88,38 @@ def _rowcount(status: str) -> int:
 
 
 ParamTypes = dict[str, tuple[str, ...]]
+
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable; TimeoutError (a connect past its timeout) is one too
+    pg.PostgresConnectionError,  # class 08: the connection failed or went away mid-statement
+    pg.InterfaceError,  # a connection closed under asyncpg, a pool closing
+    pg.InternalClientError,  # a connection's protocol state broken by its loss mid-operation
+    pg.CannotConnectNowError,  # starting up or shutting down
+    pg.AdminShutdownError,  # pg_ctl stop -m fast / -m immediate: sessions terminated
+    pg.CrashShutdownError,
+    pg.InsufficientResourcesError,  # class 53: disk full, out of memory, too many connections
+    pg.ReadOnlySQLTransactionError,  # a standby during a fail-over
+)
+"""What the store reports when PostgreSQL cannot be reached or cannot take work now: StoreUnavailable."""
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause, without addresses (it is shown by the public /readyz)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):  # asyncio's own strerror names the address
+        return os.strerror(exc.errno) if exc.errno else "connection failed"
+    if isinstance(exc, (pg.InterfaceError, pg.InternalClientError)):
+        return "connection lost"
+    return _one_line(exc)  # PostgreSQL's own message, e.g. "the database system is shutting down"
+
+
+@contextmanager
+def _unreachable() -> Iterator[None]:
+    try:
+        yield
+    except UNREACHABLE as exc:
+        raise StoreUnavailable(_reason(exc)) from exc
 
 
 class _Statements:
@@ -159,8 +194,9 @@ class PostgresDatabase:
         return db
 
     async def _one(self, run: Callable[[_Statements], Any]) -> Any:
-        async with self._pool.acquire() as conn:
-            return await run(_Statements(conn, self._types))
+        with _unreachable():
+            async with self._pool.acquire() as conn:
+                return await run(_Statements(conn, self._types))
 
     async def execute(self, sql: str, *args: Any) -> int:
         return await self._one(lambda s: s.execute(sql, *args))  # type: ignore[no-any-return]
@@ -173,8 +209,15 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Statements]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _Statements(conn, self._types)
+        # A connection lost inside the transaction fails its statement, and then its ROLLBACK:
+        # PostgreSQL keeps none of it, and the caller hears StoreUnavailable either way.
+        with _unreachable():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _Statements(conn, self._types)
+
+    async def ping(self) -> None:
+        """One round trip on a pooled connection; StoreUnavailable if none can be had."""
+        await self.fetchone("SELECT 1 AS ok")
 
     async def close(self) -> None:
         try:

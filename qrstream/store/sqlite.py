@@ -11,16 +11,47 @@ load (bench/rest.py). WAL lets it read the last committed state without the lock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from qrstream.errors import StoreUnavailable
 from qrstream.store import Row, StoreError
 from qrstream.store.migrations import migrate
+
+UNAVAILABLE_CODES = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,  # "database is locked" past busy_timeout: another process holds it
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,  # "database or disk is full"
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
+"""Primary result codes that mean "not now" rather than a bad statement: StoreUnavailable."""
+
+
+def _unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in UNAVAILABLE_CODES
+
+
+@contextmanager
+def _unreachable() -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        if _unavailable(exc):
+            raise StoreUnavailable(str(exc)) from exc
+        raise
 
 
 def _parent_folder(path: str) -> Path:
@@ -118,8 +149,9 @@ class SqliteDatabase:
         return db
 
     async def execute(self, sql: str, *args: Any) -> int:
-        async with self._lock:
-            return await self._statements.execute(sql, *args)
+        with _unreachable():
+            async with self._lock:
+                return await self._statements.execute(sql, *args)
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
         if self._reader is not None:
@@ -131,23 +163,37 @@ class SqliteDatabase:
                 pass  # busy (a checkpoint at a bad moment): wait for it on the worker thread
             else:
                 return dict(row) if row is not None else None
-        async with self._lock:
-            return await self._statements.fetchone(sql, *args)
+        with _unreachable():
+            async with self._lock:
+                return await self._statements.fetchone(sql, *args)
 
     async def fetchall(self, sql: str, *args: Any) -> Sequence[Row]:
-        async with self._lock:
-            return await self._statements.fetchall(sql, *args)
+        with _unreachable():
+            async with self._lock:
+                return await self._statements.fetchall(sql, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Statements]:
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._statements
-            except BaseException:
+        with _unreachable():
+            async with self._lock:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._statements
+                    await self._conn.execute("COMMIT")
+                except BaseException:
+                    # Also when COMMIT itself failed (disk full, I/O error): SQLite may leave the
+                    # transaction open, and the next BEGIN would fail for good.
+                    await self._rollback()
+                    raise
+
+    async def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error, OSError):  # the first error is the one to tell
                 await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
+
+    async def ping(self) -> None:
+        """One statement on the writing connection (behind any running transaction)."""
+        await self.fetchall("SELECT 1 AS ok")
 
     async def close(self) -> None:
         if self._reader is not None:

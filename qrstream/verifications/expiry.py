@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from qrstream.clock import Clock
+from qrstream.outage import RoundFailures
 from qrstream.verifications.service import Verifications
 
 log = logging.getLogger(__name__)
@@ -17,6 +18,7 @@ expires at most this late even if its expiry is earlier than the one the sweeper
 
 async def sweep_forever(verifications: Verifications, clock: Clock) -> None:
     """Expire what is due, sleep (on `clock`) until the next expiry or at most MAX_NAP_S, repeat."""
+    failures = RoundFailures(log, "verification expiry sweep failed")
     while True:
         now = clock.now()
         wake = now + MAX_NAP_S
@@ -27,6 +29,8 @@ async def sweep_forever(verifications: Verifications, clock: Clock) -> None:
                 wake = min(wake, next_expiry)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a database hiccup: try again on the next round
-            log.exception("verification expiry sweep failed")
+        except Exception as exc:  # a database hiccup or outage: try again on the next round
+            failures.failed(exc)
+        else:
+            failures.succeeded()
         await clock.sleep_until(wake)

@@ -78,6 +78,21 @@ def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
     server = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, ClientErrorFilter) for f in server.filters):
         server.addFilter(ClientErrorFilter())
+    pool = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, OneLineFilter) for f in pool.filters):
+        pool.addFilter(OneLineFilter())
+
+
+class OneLineFilter(logging.Filter):
+    """asyncpg's pool logs each failed reconnect of its idle connection with a traceback: while
+    PostgreSQL is down, one line saying why is enough (the store's 503s say the rest)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None:
+            record.msg, record.args = f"{record.getMessage()}: {type(exc).__name__}: {exc}", None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 class ClientErrorFilter(logging.Filter):

@@ -15,17 +15,12 @@ from qrstream.instances import routes as instances
 from qrstream.redact import protect_logs
 from qrstream.services import open_services
 from qrstream.verifications import routes as verifications
-from qrstream.web import limits, metrics, openapi, pages, policy, request_id, static
-from qrstream.web.http import json_response
+from qrstream.web import health, limits, metrics, openapi, pages, policy, request_id, static
 from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware, security_headers
 from qrstream.web.peers import PEERS, PeerGuard
 from qrstream.web.ws import HUB, Hub, close_quietly
 from qrstream.webhooks import routes as webhooks
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
 
 
 async def close_websockets(app: web.Application) -> None:
@@ -70,7 +65,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.on_response_prepare.append(security_headers)
     policy.install(app)
     policy.claim_prefix(app, "/admin/", policy.ADMIN)
-    policy.Routes(app, policy.OPS).get("/healthz", healthz, name="healthz")
+    health.setup(app)
     request_id.setup(app)
     metrics.setup(app)
     limits.setup(app)

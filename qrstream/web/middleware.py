@@ -8,13 +8,16 @@ Anything unexpected is logged and answered as a plain 500, never a traceback.
 from __future__ import annotations
 
 import logging
+import time
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from aiohttp.typedefs import Handler
 
-from qrstream.errors import QrstreamError, RateLimited
+from qrstream.errors import QrstreamError, StoreUnavailable
+from qrstream.outage import OUTAGE_LOG_EVERY_S
 from qrstream.web.http import json_response
 from qrstream.web.policy import policy_of
+from qrstream.web.ws import UPGRADED, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +60,53 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Re
     return response
 
 
+_outage_logged_at: float | None = None
+
+
+def _log_outage(exc: StoreUnavailable) -> None:
+    """One line at most every OUTAGE_LOG_EVERY_S: each 503 is in the access log already."""
+    global _outage_logged_at
+    now = time.monotonic()
+    if _outage_logged_at is None or now - _outage_logged_at >= OUTAGE_LOG_EVERY_S:
+        log.warning("answering 503: %s", exc)
+        _outage_logged_at = now
+
+
+async def _close_upgraded(request: web.Request, exc: Exception) -> web.StreamResponse | None:
+    """After an upgrade no JSON can be sent: close the websocket, 1013 (try again later) for a
+    store outage, 1011 for anything else."""
+    ws: web.WebSocketResponse | None = request.get(UPGRADED)
+    if ws is None:
+        return None
+    if isinstance(exc, StoreUnavailable):
+        await close_quietly(ws, WSCloseCode.TRY_AGAIN_LATER, b"service temporarily unavailable")
+    else:
+        await close_quietly(ws, WSCloseCode.INTERNAL_ERROR, b"internal error")
+    return ws
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except QrstreamError as exc:
+        if isinstance(exc, StoreUnavailable):
+            _log_outage(exc)
+        upgraded = await _close_upgraded(request, exc)
+        if upgraded is not None:
+            return upgraded
         response = error_response(request, exc.status, exc.message, **exc.extra)
-        if isinstance(exc, RateLimited):
+        if exc.retry_after is not None:  # rate limits (429), a store that is down (503)
             response.headers["Retry-After"] = str(exc.retry_after)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         response = _from_http_exception(request, exc)
-    except Exception:
+    except Exception as exc:
         log.exception("unhandled error on %s %s", request.method, request.match_info.route.name)
+        upgraded = await _close_upgraded(request, exc)
+        if upgraded is not None:
+            return upgraded
         response = error_response(request, 500, "Internal server error")
     if not response.prepared:
         for name, value in SECURITY_HEADERS.items():

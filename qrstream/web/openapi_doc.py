@@ -10,6 +10,8 @@ from qrstream.apidoc import (
     ADMIN,
     ERROR,
     INT,
+    MESSAGE,
+    RETRY_AFTER,
     SCHEMAS,
     SECURITY_SCHEMES,
     STR,
@@ -24,6 +26,7 @@ from qrstream.apidoc import (
 from qrstream.cards import openapi as cards
 from qrstream.instances import openapi as instances
 from qrstream.verifications import openapi as verifications
+from qrstream.web.http import dumps
 
 VERSION = "0.1.0"
 
@@ -38,6 +41,22 @@ def _core_paths() -> dict[str, Json]:
                 "tags": ["operations"],
                 "summary": "Liveness",
                 "responses": {"200": json_ok("Up.", obj({"status": STR}))},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Readiness: the store and the bus each answer a ping within 1 s",
+                "responses": {
+                    "200": json_ok("Ready.", obj({"status": {"const": "ready"}, "store": STR, "bus": STR})),
+                    "503": {
+                        **json_ok(
+                            "Not ready: `store` or `bus` says why (the other says `ok` if it is).",
+                            obj({"status": {"const": "unavailable"}, "store": STR, "bus": STR}),
+                        ),
+                        "headers": RETRY_AFTER,
+                    },
+                },
             }
         },
         "/metrics": {
@@ -89,6 +108,25 @@ def _core_paths() -> dict[str, Json]:
     }
 
 
+NO_STORE = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/pair", "/static/{filename}"})
+"""Paths answered without the store; every other operation may answer 503 while it is down."""
+
+
+def _with_store_errors(paths: dict[str, Json]) -> dict[str, Json]:
+    """Add the 503 of a store outage to each operation that needs the store, in its family's shape
+    (the shape its other errors have)."""
+    for path, item in paths.items():
+        if path in NO_STORE:
+            continue
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            family = MESSAGE if '"Message"' in dumps(responses) else ERROR
+            responses.setdefault("503", errors(family, 503)["503"])
+    return paths
+
+
 def build(base_url: str) -> Json:
     """The whole document, with `base_url` as its one server."""
     paths: dict[str, Json] = {}
@@ -111,7 +149,7 @@ def build(base_url: str) -> Json:
             "method), digital cards (after Becard) and verification handoff (after OKID).",
         },
         "servers": [{"url": base_url}],
-        "paths": paths,
+        "paths": _with_store_errors(paths),
         "components": {
             "schemas": {**SCHEMAS, **cards.SCHEMAS, **instances.SCHEMAS, **verifications.SCHEMAS},
             "securitySchemes": SECURITY_SCHEMES,

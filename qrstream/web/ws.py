@@ -32,6 +32,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from qrstream.bus import Bus
 from qrstream.web.keys import WEBSOCKETS
 
+UPGRADED: web.RequestKey[web.WebSocketResponse] = web.RequestKey("upgraded", web.WebSocketResponse)
+"""The request's websocket once upgraded: an error after that closes it instead of answering JSON."""
+
 log = logging.getLogger(__name__)
 
 HUB: web.AppKey[Hub] = web.AppKey("hub")
@@ -296,6 +299,7 @@ async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     registered for the 1001 goodbye on shutdown."""
     ws = HouseSocket(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
     await ws.prepare(request)
+    request[UPGRADED] = ws
     request.app[WEBSOCKETS].add(ws)
     return ws
 

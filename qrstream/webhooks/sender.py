@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from qrstream.clock import Clock
 from qrstream.destinations import NOT_ALLOWED
+from qrstream.outage import RoundFailures
 from qrstream.redact import mask_path
 from qrstream.signing import hmac_hex
 from qrstream.store import Database, Row
@@ -129,6 +130,8 @@ class WebhookSender:
         self._wake = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.owner = uuid.uuid4().hex
+        self._failures = RoundFailures(log, "webhook sender could not read pending deliveries")
+        self._worker_failures = RoundFailures(log, "webhook worker failed")
 
     def notify_pending(self) -> None:
         """A notification was just committed: look for work now rather than at the next poll."""
@@ -141,8 +144,10 @@ class WebhookSender:
                 self._wake.clear()
                 try:
                     await self._start_workers()
-                except Exception:
-                    log.exception("webhook sender could not read pending deliveries")
+                except Exception as exc:
+                    self._failures.failed(exc)
+                else:
+                    self._failures.succeeded()
                 await self._wait(self.clock.now() + self._poll_s)
         finally:
             workers = list(self._workers.values())
@@ -178,8 +183,9 @@ class WebhookSender:
     def _worker_done(self, destination: str, task: asyncio.Task[None]) -> None:
         if self._workers.get(destination) is task:
             del self._workers[destination]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("webhook worker failed", exc_info=task.exception())
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:  # its deliveries stay pending: the next poll starts a worker again
+            self._worker_failures.failed(exc)
 
     async def _work(self, destination: str) -> None:
         """Deliver `destination`'s pending notifications one after another, oldest first."""
