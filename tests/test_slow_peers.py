@@ -14,7 +14,7 @@ import re
 import resource
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -34,7 +34,8 @@ class Peer:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    opened: float = field(default_factory=time.monotonic)
+    opened: float
+    """When the connect began: the server's clock for this connection cannot start earlier."""
 
     async def closed_by_server(self, within: float) -> float:
         """Wait for the server's close (EOF, no bytes before it); the time it came."""
@@ -62,8 +63,9 @@ class Peer:
 
 async def connect(url: str, local: str, first: bytes = HALF_HEAD) -> Peer:
     host, port = url.removeprefix("http://").rsplit(":", 1)
+    opened = time.monotonic()
     reader, writer = await asyncio.open_connection(host, int(port), local_addr=(local, 0))
-    peer = Peer(reader, writer)
+    peer = Peer(reader, writer, opened)
     writer.write(first)
     await writer.drain()
     return peer
