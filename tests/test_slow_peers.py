@@ -108,13 +108,14 @@ HALF_OPEN = 1000
 ADDRESSES = 50
 
 
-@pytest.mark.parametrize("live", [{"QRSTREAM_HEADER_TIMEOUT_S": "4"}], indirect=True)
+@pytest.mark.parametrize("live", [{"QRSTREAM_HEADER_TIMEOUT_S": "6"}], indirect=True)
 async def test_half_open_crowd_neither_blocks_others_nor_stays(live: LiveServer) -> None:
     """1000 half-sent heads from 50 addresses: another client is served within 1 s meanwhile,
     and each half-open connection is closed (no bytes) once the header timeout has passed."""
-    crowd = [
-        await connect(live.url, f"127.0.1.{1 + i % ADDRESSES}") for i in range(HALF_OPEN)
-    ]  # every writer referenced until the end
+    crowd: list[Peer] = []  # every writer referenced until the end
+    for start in range(0, HALF_OPEN, 100):  # in batches: all are open well within the timeout
+        batch = range(start, min(start + 100, HALF_OPEN))
+        crowd += await asyncio.gather(*(connect(live.url, f"127.0.1.{1 + i % ADDRESSES}") for i in batch))
     await until_metric(live.url, "qrstream_connections_awaiting_head", HALF_OPEN)
     started = time.monotonic()
     connector = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
@@ -124,7 +125,7 @@ async def test_half_open_crowd_neither_blocks_others_nor_stays(live: LiveServer)
     assert time.monotonic() - started < 1.0
     closes = await asyncio.gather(*(peer.closed_by_server(within=30) for peer in crowd))
     early = [round(closed - peer.opened, 2) for peer, closed in zip(crowd, closes, strict=True)]
-    assert min(early) >= 4.0 - 0.05, sorted(early)[:5]
+    assert min(early) >= 6.0 - 0.05, sorted(early)[:5]
     text = await metrics_from(live.url)
     assert metric(text, 'qrstream_connections_closed_total{reason="header_timeout"}') == HALF_OPEN
     assert metric(text, 'qrstream_connections_closed_total{reason="pending_cap"}') == 0
