@@ -163,7 +163,7 @@ async def _outage_under_load(own_postgres: PostgresServer, env: dict[str, str], 
             heard: set[str] = set()
             deadline = time.monotonic() + 30
             while not set(load.started) <= heard:  # the webhook sender carried on
-                assert time.monotonic() < deadline, set(load.started) - heard
+                assert time.monotonic() < deadline, (set(load.started) - heard, _problems(server))
                 await receiver.changed(within=1)
                 heard = {hit.json()["verificationId"] for hit in receiver.accepted}
             assert not ws.closed

@@ -316,6 +316,28 @@ async def test_lease_of_a_crashed_sender_expires(
     assert clock.now() > (await delivery(svc, receipt_id))["created_at"] + 30
 
 
+async def test_own_abandoned_lease_is_taken_back_at_once(
+    make_client: ClientFactory, config: Config, aiohttp_server: Any, clock: FakeClock
+) -> None:
+    """A lease this sender still holds with no worker of its own on it (the worker died when the
+    store went away between claim and outcome) is taken back at once, not after its 60 s."""
+    receiver = Receiver()
+    server = await aiohttp_server(receiver.app)
+    client, svc = await start(make_client, config)
+    await add_instance(svc, 1100000011, str(server.make_url("/hook")))
+    receipt_id = await change_state(svc, 1100000011, "authorized", wake=False)
+    sender = client.app[WEBHOOKS]
+    await svc.db.execute(
+        "UPDATE deliveries SET lease_until = ?, owner = ? WHERE receipt_id = ?",
+        clock.now() + 60,
+        sender.owner,
+        receipt_id,
+    )
+    svc.notify_pending()
+    await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)
+    assert clock.now() < (await delivery(svc, receipt_id))["created_at"] + 5
+
+
 async def test_two_senders_on_one_database_deliver_each_once_in_order(
     make_client: ClientFactory, config: Config, aiohttp_server: Any, clock: FakeClock
 ) -> None:

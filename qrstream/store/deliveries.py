@@ -2,7 +2,9 @@
 
 Every move is one conditional UPDATE whose row count says whether this owner won:
 a claim only takes a pending row whose lease is free, and an outcome is only
-written by the owner holding the lease.
+written by the owner holding the lease. A lease an owner still holds when it claims
+again is its own abandoned one (its worker died, e.g. when the store went away
+between claim and outcome): the owner takes it back rather than wait for it to end.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from qrstream.store import Queries, Row
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 
 
-async def idle_destinations(db: Queries, now: float, limit: int) -> list[str]:
-    """Destinations whose oldest pending delivery is not leased by anyone."""
+async def idle_destinations(db: Queries, now: float, limit: int, owner: str) -> list[str]:
+    """Destinations whose oldest pending delivery is not leased by anyone else than `owner`."""
     rows = await db.fetchall(
         "SELECT d.destination FROM deliveries d WHERE d.status = 'pending'"
         " AND d.id = (SELECT MIN(x.id) FROM deliveries x"
         "             WHERE x.destination = d.destination AND x.status = 'pending')"
-        " AND (d.lease_until IS NULL OR d.lease_until < ?)"
+        " AND (d.lease_until IS NULL OR d.lease_until < ? OR d.owner = ?)"
         " ORDER BY d.next_attempt_at LIMIT ?",
         now,
+        owner,
         limit,
     )
     return [str(r["destination"]) for r in rows]
@@ -41,16 +44,19 @@ async def head(db: Queries, destination: str) -> Row | None:
 
 async def claim(db: Queries, head: Row, owner: str, now: float, lease_until: float) -> bool:
     """Take the lease on the pending delivery `head` was read from, if it is still as read, due,
-    and not leased; False when someone else holds it, tried it meanwhile, or settled it."""
+    and not leased (or leased by `owner`, abandoned); False when someone else holds it, tried it
+    meanwhile, or settled it."""
     changed = await db.execute(
         "UPDATE deliveries SET lease_until = ?, owner = ? WHERE id = ? AND status = 'pending'"
-        " AND attempts = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)",
+        " AND attempts = ? AND next_attempt_at <= ?"
+        " AND (lease_until IS NULL OR lease_until < ? OR owner = ?)",
         lease_until,
         owner,
         head["id"],
         head["attempts"],
         now,
         now,
+        owner,
     )
     return changed == 1
 

@@ -171,7 +171,9 @@ class WebhookSender:
         room = self._max_workers - len(self._workers)
         if room <= 0:
             return
-        for destination in await rows.idle_destinations(self.db, self.clock.now(), room + len(self._workers)):
+        for destination in await rows.idle_destinations(
+            self.db, self.clock.now(), room + len(self._workers), self.owner
+        ):
             if destination in self._workers or len(self._workers) >= self._max_workers:
                 continue
             task = asyncio.get_running_loop().create_task(
@@ -195,7 +197,8 @@ class WebhookSender:
                 return
             now = self.clock.now()
             lease = delivery["lease_until"]
-            if lease is not None and lease >= now:
+            # One worker per destination in this process: a lease of ours is one a dead worker left.
+            if lease is not None and lease >= now and delivery["owner"] != self.owner:
                 return  # another process is trying it; the poll looks again when its lease ends
             if delivery["next_attempt_at"] > now:
                 await self.clock.sleep_until(delivery["next_attempt_at"])
