@@ -1,27 +1,31 @@
-"""The shared core every API family stands on: settings, clock, store, bus, renderer, secrets."""
+"""The shared core every API family receives: settings, clock, store, bus, renderer, secrets, outbox.
+
+`open_services` opens it before any family starts and closes it after the last one
+stopped: it owns the store, the bus and the render pool. The core itself is frozen:
+what a family makes (its services, its background tasks) is the family's own.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import multiprocessing
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
+from qrstream.announce import Announcer, Envelope
 from qrstream.bus import Bus, open_bus
 from qrstream.clock import Clock
 from qrstream.config import Config
-from qrstream.leases import Leases, LocalLeases, leases_for
+from qrstream.leases import Leases, leases_for
+from qrstream.outbox import Outbox
 from qrstream.qr.render import QrRenderer
 from qrstream.store import Database, open_database
 from qrstream.store.settings import get_or_create
 
-log = logging.getLogger(__name__)
 
-
-@dataclass
+@dataclass(frozen=True)
 class Secrets:
     """Keys the server checks requests against."""
 
@@ -35,8 +39,10 @@ class Secrets:
         return self.signing_keys[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
+    """What every family is handed when it starts; made whole at once, never filled in later."""
+
     config: Config
     clock: Clock
     db: Database
@@ -44,37 +50,12 @@ class Services:
     renderer: QrRenderer
     secrets: Secrets
     base_url: str
-    executor: Executor | None = None
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-    pending_hooks: list[Callable[[], None]] = field(default_factory=list)
-    leases: Leases = field(default_factory=LocalLeases)
+    outbox: Outbox
+    """Notifications written in a change's transaction, and the webhook sender's doorbell."""
+    announcer: Announcer
+    """How a committed change is told to its topic's live streams."""
+    leases: Leases
     """Jobs that run in one process at a time (shared through the bus when it is Redis)."""
-
-    def notify_pending(self) -> None:
-        """Call after committing a notification: wakes the webhook sender now (it also polls ~1 s)."""
-        for hook in list(self.pending_hooks):
-            hook()
-
-    def spawn(self, coro: object, name: str) -> asyncio.Task[None]:
-        """Run a background task owned by the services; it is cancelled on close."""
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
-        self.background.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self.background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def close(self) -> None:
-        for task in list(self.background):
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
-        await self.bus.close()
-        await self.db.close()
-        if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def make_executor(workers: int) -> Executor | None:
@@ -100,24 +81,29 @@ async def load_secrets(db: Database, config: Config) -> Secrets:
     return Secrets(admin_key=admin_key, signing_keys=signing_keys, admin_key_created=created)
 
 
-async def open_services(config: Config, clock: Clock) -> Services:
-    """Open the store and the bus and load the secrets; raises StoreError for a bad database."""
-    db = await open_database(config.db)
-    try:
+@asynccontextmanager
+async def open_services(config: Config, clock: Clock, *, envelope: Envelope) -> AsyncIterator[Services]:
+    """Open the store, the bus and the render pool and load the secrets; close them all on exit.
+    Raises StoreError for a bad database, BusError for an unreachable bus. `envelope` is the
+    websocket hub's bus message format, for the announcer."""
+    async with AsyncExitStack() as opened:
+        db = await open_database(config.db)
+        opened.push_async_callback(db.close)
         secrets = await load_secrets(db, config)
         bus = await open_bus(config.bus)
-    except BaseException:
-        await db.close()
-        raise
-    executor = make_executor(config.render_workers)
-    return Services(
-        config=config,
-        clock=clock,
-        db=db,
-        bus=bus,
-        renderer=QrRenderer(executor=executor),
-        secrets=secrets,
-        base_url=config.base_url(),
-        executor=executor,
-        leases=leases_for(bus),
-    )
+        opened.push_async_callback(bus.close)
+        executor = make_executor(config.render_workers)
+        if executor is not None:
+            opened.callback(executor.shutdown, wait=False, cancel_futures=True)
+        yield Services(
+            config=config,
+            clock=clock,
+            db=db,
+            bus=bus,
+            renderer=QrRenderer(executor=executor),
+            secrets=secrets,
+            base_url=config.base_url(),
+            outbox=Outbox(db),
+            announcer=Announcer(bus, envelope),
+            leases=leases_for(bus),
+        )

@@ -308,7 +308,7 @@ async def test_lease_of_a_crashed_sender_expires(
         clock.now() + 30,
         receipt_id,
     )
-    svc.notify_pending()
+    svc.outbox.ring()
     await linger(clock, svc.db, 25, step=1)
     assert receiver.hits == []
 
@@ -333,7 +333,7 @@ async def test_own_abandoned_lease_is_taken_back_at_once(
         sender.owner,
         receipt_id,
     )
-    svc.notify_pending()
+    svc.outbox.ring()
     await drive(clock, lambda: len(receiver.accepted) == 1, receiver=receiver)
     assert clock.now() < (await delivery(svc, receipt_id))["created_at"] + 5
 

@@ -13,10 +13,9 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from qrstream import outbox as notifications
 from qrstream.clock import FakeClock
 from qrstream.services import Services
-from qrstream.store import Queries
+from qrstream.store import Queries, deliveries
 from qrstream.webhooks.sender import WebhookSender
 from tests.clockkit import ParkedClock
 
@@ -198,11 +197,11 @@ async def change_state(services: Services, instance_id: int, state: str, *, wake
             "timestamp": int(now),
             "stateInstance": state,
         }
-        receipt_id = await notifications.enqueue(
+        receipt_id = await deliveries.add_notification(
             tx, body=body, now=now, instance_id=instance_id, webhook_url=row["webhook_url"]
         )
     if wake:
-        services.notify_pending()
+        services.outbox.ring()
     return receipt_id
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qrstream import outbox as notifications
 from qrstream.instances.settings import NO
-from qrstream.store import Queries
+from qrstream.outbox import Change
+
+
+def topic(instance_id: int) -> str:
+    """The hub topic of an instance's stream."""
+    return f"instance:{instance_id}"
 
 
 def message(kind: str, body: Any) -> str:
@@ -26,7 +30,7 @@ def account_data(wid: str) -> str:
 
 
 async def record_change(
-    tx: Queries, *, instance_id: int, wid: str, state: str, webhook_url: str, state_webhook: str, now: float
+    tx: Change, *, instance_id: int, wid: str, state: str, webhook_url: str, state_webhook: str, now: float
 ) -> None:
     """Queue the `stateInstanceChanged` notification of a change, in the change's transaction;
     none at all (neither queued nor posted) when the instance's `stateWebhook` is `no`, as read by
@@ -39,4 +43,4 @@ async def record_change(
         "timestamp": int(now),
         "stateInstance": state,
     }
-    await notifications.enqueue(tx, body=body, now=now, instance_id=instance_id, webhook_url=webhook_url)
+    await tx.notify(body, now=now, instance_id=instance_id, webhook_url=webhook_url)

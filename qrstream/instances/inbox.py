@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from qrstream.bus import Bus
 from qrstream.clock import Clock
-from qrstream.store import Database
+from qrstream.store import Database, deliveries
 
 RECEIVE_TIMEOUT_DEFAULT = 5
 RECEIVE_TIMEOUT_MIN = 5
@@ -65,11 +65,7 @@ class Inbox:
 
     async def oldest(self, instance_id: int) -> str | None:
         """The oldest unacknowledged notification as JSON text `{"receiptId", "body"}`."""
-        row = await self._db.fetchone(
-            "SELECT receipt_id, body FROM notifications WHERE instance_id = ? AND acked_at IS NULL"
-            " ORDER BY receipt_id LIMIT 1",
-            instance_id,
-        )
+        row = await deliveries.oldest_unacknowledged(self._db, instance_id)
         if row is None:
             return None
         # The body is stored as compact JSON: splice it in rather than decode and encode again.
@@ -124,11 +120,4 @@ class Inbox:
 
     async def delete(self, instance_id: int, receipt_id: int) -> bool:
         """Acknowledge one notification; False when there was none to acknowledge."""
-        changed = await self._db.execute(
-            "UPDATE notifications SET acked_at = ? WHERE receipt_id = ? AND instance_id = ?"
-            " AND acked_at IS NULL",
-            self._clock.now(),
-            receipt_id,
-            instance_id,
-        )
-        return changed == 1
+        return await deliveries.acknowledge(self._db, instance_id, receipt_id, self._clock.now())

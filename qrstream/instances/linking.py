@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from qrstream.errors import BadRequest, Gone
 from qrstream.instances import pairing
-from qrstream.instances.events import account_data, record_change
+from qrstream.instances.events import account_data, record_change, topic
 from qrstream.instances.frames import Frames
 from qrstream.instances.pairing_links import end_links
 from qrstream.instances.service import AUTHORIZED, NOT_AUTHORIZED, Instance, Instances
@@ -36,6 +36,8 @@ class Linking:
         self._frames = frames
         self._secret = secret
         self._db = instances.services.db
+        self._outbox = instances.services.outbox
+        self._announcer = instances.services.announcer
         self._clock = instances.services.clock
         self._scan_timeout = instances.services.config.qr_scan_timeout_s
 
@@ -106,7 +108,7 @@ class Linking:
     async def _authorize(self, instance_id: int, generation: int, phone: str, *, claim: str | None) -> str:
         wid = f"{phone}@c.us"
         now = self._clock.now()
-        async with self._db.transaction() as tx:
+        async with self._outbox.transaction() as tx:
             if claim is not None and not await self._claim(tx, claim, phone, now):
                 raise Gone(EXPIRED)
             row = await tx.fetchone(
@@ -132,5 +134,5 @@ class Linking:
             )
             await end_links(tx, instance_id)  # authorized: every pairing link of it is done
         await self._instances.changed(instance_id)
-        await self._instances.announcer.announce(instance_id, account_data(wid), final=True)
+        await self._announcer.announce(topic(instance_id), account_data(wid), final=True)
         return wid

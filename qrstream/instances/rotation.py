@@ -16,42 +16,29 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from qrstream.bus import Bus
+from qrstream.instances.events import topic as topic  # the stream's topic (scanqrcode imports it here)
 from qrstream.instances.frames import FORMATS, PNG, Frames
 from qrstream.instances.service import AUTHORIZED, Instances
 from qrstream.outage import RoundFailures
 from qrstream.services import Services
+from qrstream.tasks import TaskSet
 from qrstream.web.ws import Hub, envelope
 
 log = logging.getLogger(__name__)
 
 
-def topic(instance_id: int) -> str:
-    """The hub topic of an instance's stream."""
-    return f"instance:{instance_id}"
-
-
-class BusAnnouncer:
-    """Tells an instance's streams about a state change, through the bus (every process hears it)."""
-
-    def __init__(self, bus: Bus) -> None:
-        self._bus = bus
-
-    async def announce(self, instance_id: int, text: str, *, final: bool = False) -> None:
-        name = topic(instance_id)
-        await self._bus.publish(name, envelope(text, final=final), keep=not final)
-        if final:
-            await self._bus.forget(name)  # the last frame is stale now
-
-
 class Rotator:
     """Starts and keeps one rotation task per watched instance."""
 
-    def __init__(self, services: Services, hub: Hub, instances: Instances, frames: Frames) -> None:
+    def __init__(
+        self, services: Services, hub: Hub, instances: Instances, frames: Frames, tasks: TaskSet
+    ) -> None:
+        """`tasks` runs the rotations (owned by the family's cleanup context)."""
         self._services = services
         self._hub = hub
         self._instances = instances
         self._frames = frames
+        self._background = tasks
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._failures = RoundFailures(log, "a QR rotation turn failed; retrying next window")
 
@@ -68,7 +55,7 @@ class Rotator:
         if instance_id not in self._tasks:
             # The window shown now is fixed here, before any wait: the first turn is its end.
             window = self._frames.window_at(instance_id, self._services.clock.now())
-            task = self._services.spawn(self._rotate(instance_id, window), f"rotate-{instance_id}")
+            task = self._background.spawn(self._rotate(instance_id, window), f"rotate-{instance_id}")
             self._tasks[instance_id] = task
 
     def _watched(self, instance_id: int) -> bool:

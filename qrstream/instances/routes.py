@@ -27,9 +27,10 @@ from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, PAIRING_LINKS, R
 from qrstream.instances.linking import Linking
 from qrstream.instances.pairing_links import PairingLinks, iso, parse_ttl
 from qrstream.instances.policies import INSTANCE_API
-from qrstream.instances.rotation import BusAnnouncer, Rotator
+from qrstream.instances.rotation import Rotator
 from qrstream.instances.service import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
 from qrstream.store.settings import get_or_create
+from qrstream.tasks import TaskSet
 from qrstream.web.http import json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.policy import Routes, claim_prefix
@@ -147,15 +148,16 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
     """The family's services: pairing secret, inbox, instances, frames, linking, rotation."""
     core = app[SERVICES]
     secret, _ = await get_or_create(core.db, "pairing_secret")
-    instances = Instances(core, Inbox(core.db, core.clock, core.bus), BusAnnouncer(core.bus))
-    frames = Frames(core.renderer, secret, core.base_url, core.config.qr_refresh_s)
-    app[INSTANCES] = instances
-    app[FRAMES] = frames
-    app[LINKING] = Linking(instances, frames, secret)
-    app[ROTATOR] = Rotator(core, app[HUB], instances, frames)
-    app[PAIRING_LINKS] = PairingLinks(core.db, core.clock)
-    await instances.resume_reboots()
-    yield  # the rotation and reboot tasks are the core's background tasks, cancelled with it
+    async with TaskSet() as tasks:  # the rotations and the ends of reboots, stopped as this exits
+        instances = Instances(core, Inbox(core.db, core.clock, core.bus), tasks)
+        frames = Frames(core.renderer, secret, core.base_url, core.config.qr_refresh_s)
+        app[INSTANCES] = instances
+        app[FRAMES] = frames
+        app[LINKING] = Linking(instances, frames, secret)
+        app[ROTATOR] = Rotator(core, app[HUB], instances, frames, tasks)
+        app[PAIRING_LINKS] = PairingLinks(core.db, core.clock)
+        await instances.resume_reboots()
+        yield
 
 
 async def release_long_polls(app: web.Application) -> None:

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from qrstream.destinations import host_problem
 from qrstream.errors import BadRequest, NotFound, Unauthorized
 from qrstream.instances import settings as instance_settings
-from qrstream.instances.events import DELETED, record_change
+from qrstream.instances.events import DELETED, record_change, topic
 from qrstream.instances.inbox import Inbox
 from qrstream.instances.pairing_links import end_links
 from qrstream.services import Services
 from qrstream.signing import same_secret
-from qrstream.store import Row
+from qrstream.store import Queries, Row
+from qrstream.tasks import TaskSet
 from qrstream.urls import is_http_url
 
 NOT_AUTHORIZED = "notAuthorized"
@@ -74,14 +74,6 @@ class Instance:
         )
 
 
-class Announcer(Protocol):
-    """Where state changes are told to the instance's live streams (the websocket hub)."""
-
-    async def announce(self, instance_id: int, text: str, *, final: bool = False) -> None:
-        """Send `text` to every stream of the instance; `final` closes them after it."""
-        ...
-
-
 def check_webhook_url(value: object, field: str = "webhookUrl", *, allow_private: bool) -> str:
     """An absolute http(s) URL, or "" for none; BadRequest otherwise. Unless `allow_private`
     (QRSTREAM_WEBHOOK_ALLOW_PRIVATE), a literal internal address is refused (`destinations`)."""
@@ -108,10 +100,11 @@ def parse_id(raw: str) -> int | None:
 class Instances:
     """The instance store and its state moves."""
 
-    def __init__(self, services: Services, inbox: Inbox, announcer: Announcer) -> None:
+    def __init__(self, services: Services, inbox: Inbox, tasks: TaskSet) -> None:
+        """`tasks` runs the ends of reboots (owned by the family's cleanup context)."""
         self.services = services
         self.inbox = inbox
-        self.announcer = announcer
+        self._tasks = tasks
         self._db = services.db
         self._clock = services.clock
 
@@ -179,8 +172,7 @@ class Instances:
         }
 
     async def changed(self, instance_id: int) -> None:
-        """After a committed change: wake the long polls and the webhook sender."""
-        self.services.notify_pending()
+        """After a committed change: wake the long polls (the outbox rang the webhook sender)."""
         await self.inbox.wake(instance_id)
 
     async def logout(self, instance: Instance) -> None:
@@ -232,7 +224,7 @@ class Instances:
         notification). With `old_wid`, the notification carries the wid from before the update.
         The instance's pairing links die in that transaction too when `ends_links` (logout) or
         when the move lands on `authorized`."""
-        async with self._db.transaction() as tx:
+        async with self.services.outbox.transaction() as tx:
             before = None
             if old_wid:
                 before = await tx.fetchone("SELECT wid FROM instances WHERE id = ?", instance_id)
@@ -258,7 +250,7 @@ class Instances:
             await self._clock.sleep_until(until)
             await self.finish_reboot(instance_id)
 
-        self.services.spawn(finish(), f"reboot-{instance_id}")
+        self._tasks.spawn(finish(), f"reboot-{instance_id}")
 
     async def finish_reboot(self, instance_id: int) -> None:
         """End a reboot whose time is up: back to the state it had (one winner, one notification)."""
@@ -289,5 +281,15 @@ class Instances:
             await tx.execute("DELETE FROM instance_settings WHERE instance_id = ?", instance_id)
             await end_links(tx, instance_id)
         if deleted:
-            await self.announcer.announce(instance_id, DELETED, final=True)
+            await self.services.announcer.announce(topic(instance_id), DELETED, final=True)
         return deleted == 1
+
+
+async def instance_webhook(db: Queries, instance_id: int) -> tuple[str, str]:
+    """Where the instance's webhooks go now: its URL and `webhookUrlToken` ("" and "" once it is
+    deleted). The webhook sender reads this before each try; the app hands it over when wired,
+    so only this family reads its table."""
+    row = await db.fetchone("SELECT webhook_url, webhook_url_token FROM instances WHERE id = ?", instance_id)
+    if row is None:
+        return "", ""
+    return str(row["webhook_url"] or ""), str(row["webhook_url_token"] or "")

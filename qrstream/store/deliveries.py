@@ -1,4 +1,5 @@
-"""The `deliveries` table: one webhook POST per notification, its lease, tries and outcome.
+"""The outbox's tables: `notifications`, and in `deliveries` one webhook POST per notification
+with a URL, its lease, tries and outcome. Every query of either table is here.
 
 Every move is one conditional UPDATE whose row count says whether this owner won:
 a claim only takes a pending row whose lease is free, and an outcome is only
@@ -9,11 +10,82 @@ between claim and outcome): the owner takes it back rather than wait for it to e
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from qrstream.store import Queries, Row
 
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+
+
+async def add_notification(
+    tx: Queries, *, body: dict[str, Any], now: float, instance_id: int | None = None, webhook_url: str = ""
+) -> int:
+    """Write one notification, and its delivery when it has a `webhook_url`, inside the caller's
+    transaction (`Outbox.transaction`); return its receipt id."""
+    row = await tx.fetchone(
+        "INSERT INTO notifications (instance_id, body, webhook_url, created_at) VALUES (?, ?, ?, ?)"
+        " RETURNING receipt_id",
+        instance_id,
+        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        webhook_url,
+        now,
+    )
+    if row is None:  # pragma: no cover - RETURNING always yields the row
+        raise RuntimeError("INSERT … RETURNING gave no row")
+    receipt_id = int(row["receipt_id"])
+    if webhook_url:
+        # Instance notifications keep their order per instance (whatever its URL becomes);
+        # the others (verification status webhooks) per URL.
+        destination = f"instance:{instance_id}" if instance_id is not None else f"url:{webhook_url}"
+        await tx.execute(
+            "INSERT INTO deliveries (receipt_id, destination, instance_id, url, idempotency_key,"
+            " created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            receipt_id,
+            destination,
+            instance_id,
+            webhook_url,
+            uuid.uuid4().hex,
+            now,
+            now,
+        )
+    return receipt_id
+
+
+async def oldest_unacknowledged(db: Queries, instance_id: int) -> Row | None:
+    """The instance's oldest notification not yet acknowledged (`receipt_id`, `body`)."""
+    return await db.fetchone(
+        "SELECT receipt_id, body FROM notifications WHERE instance_id = ? AND acked_at IS NULL"
+        " ORDER BY receipt_id LIMIT 1",
+        instance_id,
+    )
+
+
+async def acknowledge(db: Queries, instance_id: int, receipt_id: int, now: float) -> bool:
+    """Mark one of the instance's notifications acknowledged; False when there was none to mark."""
+    changed = await db.execute(
+        "UPDATE notifications SET acked_at = ? WHERE receipt_id = ? AND instance_id = ? AND acked_at IS NULL",
+        now,
+        receipt_id,
+        instance_id,
+    )
+    return changed == 1
+
+
+async def count_by_status(db: Queries) -> dict[str, int]:
+    """How many deliveries there are of each status (only the statuses that have any)."""
+    rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+    return {str(row["status"]): int(row["n"]) for row in rows}
+
+
+async def count_unacknowledged(db: Queries) -> int:
+    """Instance notifications queued for receiveNotification and not yet acknowledged."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n FROM notifications WHERE instance_id IS NOT NULL AND acked_at IS NULL"
+    )
+    return int(row["n"]) if row else 0
 
 
 async def idle_destinations(db: Queries, now: float, limit: int, owner: str) -> list[str]:

@@ -32,6 +32,11 @@ MAX_EXTRA_DATA_BYTES = 16 * 1024
 ID_PATTERN = re.compile(r"ver_[0-9a-f]{20,64}")
 
 
+def topic(verification_id: str) -> str:
+    """The hub topic that carries a verification's status changes."""
+    return f"verification:{verification_id}"
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 

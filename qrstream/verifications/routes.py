@@ -7,7 +7,6 @@ or `current_status`), mapped by the error middleware.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,20 +14,20 @@ from aiohttp import WSCloseCode, web
 
 from qrstream.errors import BadRequest, Conflict
 from qrstream.qr.options import QrOptions
-from qrstream.services import Services
+from qrstream.tasks import TaskSet
 from qrstream.verifications.expiry import sweep_forever
 from qrstream.verifications.keys import VERIFICATIONS
 from qrstream.verifications.records import (
     FINAL,
     GENERATED,
-    Verification,
     check_request,
     check_result,
     check_resume_token,
     iso,
     portal_url,
+    topic,
 )
-from qrstream.verifications.service import Publish, Verifications
+from qrstream.verifications.service import Verifications
 from qrstream.web import qrimage
 from qrstream.web.auth import require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
@@ -36,29 +35,10 @@ from qrstream.web.keys import SERVICES
 from qrstream.web.limits import capped_websocket
 from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
 from qrstream.web.static import page
-from qrstream.web.ws import HUB, close_quietly, envelope
+from qrstream.web.ws import HUB, close_quietly
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
 QR_DEFAULTS = QrOptions()  # PNG, 400 x 400, level M, 2-module margin, black on white
-
-
-def topic(verification_id: str) -> str:
-    """The bus topic that carries a verification's status changes."""
-    return f"verification:{verification_id}"
-
-
-def after_change(the_services: Services) -> Publish:
-    """What follows each committed change: wake the webhook sender (the outbox row is in),
-    publish a hub envelope; final statuses close the sockets after sending."""
-
-    async def publish(verification: Verification) -> None:
-        if the_services.config.webhook_url:
-            the_services.notify_pending()
-        text = dumps(verification.event())
-        final = verification.status in FINAL
-        await the_services.bus.publish(topic(verification.id), envelope(text, final=final))
-
-    return publish
 
 
 async def _body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
@@ -150,20 +130,12 @@ async def portal(request: web.Request) -> web.FileResponse:
 
 
 async def verifications_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The verification service and its expiry sweeper."""
-    the_services = app[SERVICES]
-    verifications = Verifications(
-        the_services.db,
-        the_services.clock,
-        ttl_s=the_services.config.verification_ttl_s,
-        webhook_url=the_services.config.webhook_url,
-        publish=after_change(the_services),
-    )
-    app[VERIFICATIONS] = verifications
-    sweeper = the_services.spawn(sweep_forever(verifications, the_services.clock), "verification-expiry")
-    yield
-    sweeper.cancel()
-    await asyncio.gather(sweeper, return_exceptions=True)
+    """The verification service and its expiry sweeper (stopped as this exits)."""
+    core = app[SERVICES]
+    app[VERIFICATIONS] = verifications = Verifications(core)
+    async with TaskSet() as tasks:
+        tasks.spawn(sweep_forever(verifications, core.clock), "verification-expiry")
+        yield
 
 
 SDK_API = RoutePolicy(

@@ -6,7 +6,7 @@
 
 Every move is one conditional write (`UPDATE … WHERE id = ? AND status = ? …`): of
 concurrent attempts exactly one changes a row. The webhook notification is written in
-the same transaction (the outbox); the change is published only after the commit.
+the same transaction (the outbox); the change is announced only after the commit.
 
 `start` hands the browser that wins it a resumeToken, of which only the hash is stored (in
 the same write as the move). That token resumes the start (the same answer again, after a
@@ -16,15 +16,14 @@ reload) and is required to `complete`: a link opened by anyone else cannot finis
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
-from qrstream import outbox as notifications
-from qrstream.clock import Clock
 from qrstream.errors import Conflict, Forbidden, NotFound
-from qrstream.store import Database, Queries
+from qrstream.outbox import Change
+from qrstream.services import Services
 from qrstream.verifications.records import (
     EXPIRED,
+    FINAL,
     GENERATED,
     ID_PATTERN,
     IN_PROGRESS,
@@ -34,27 +33,25 @@ from qrstream.verifications.records import (
     new_resume_token,
     resume_hash,
     to_json,
+    topic,
 )
 
 log = logging.getLogger(__name__)
 
 
-Publish = Callable[[Verification], Awaitable[None]]
-
 NOT_THE_STARTER = "Only the browser that started this verification can complete it"
 
 
 class Verifications:
-    """The verification store and its status machine, on an injected clock."""
+    """The verification store and its status machine, on the core's clock."""
 
-    def __init__(
-        self, db: Database, clock: Clock, *, ttl_s: float, webhook_url: str | None, publish: Publish
-    ) -> None:
-        self._db = db
-        self._clock = clock
-        self._ttl_s = ttl_s
-        self._webhook_url = webhook_url or ""
-        self._publish = publish
+    def __init__(self, core: Services) -> None:
+        self._db = core.db
+        self._clock = core.clock
+        self._outbox = core.outbox
+        self._announcer = core.announcer
+        self._ttl_s = core.config.verification_ttl_s
+        self._webhook_url = core.config.webhook_url or ""
 
     async def create(
         self, extra_data: dict[str, Any] | None = None, return_url: str | None = None
@@ -158,8 +155,9 @@ class Verifications:
         self, sql: str, args: tuple[Any, ...], verification_id: str, now: float
     ) -> Verification | None:
         """One conditional write, plus the webhook outbox row in the same transaction;
-        publish after the commit. None when the write changed nothing."""
-        async with self._db.transaction() as tx:
+        announce it after the commit (final statuses close the streams). None when the write
+        changed nothing."""
+        async with self._outbox.transaction() as tx:
             if await tx.execute(sql, *args) != 1:
                 return None
             row = await tx.fetchone("SELECT * FROM verifications WHERE id = ?", verification_id)
@@ -168,8 +166,9 @@ class Verifications:
             verification = Verification.from_row(row)
             if self._webhook_url:
                 await _notify(tx, verification, now, self._webhook_url)
+        text, final = to_json(verification.event()), verification.status in FINAL
         try:
-            await self._publish(verification)
+            await self._announcer.announce(topic(verification.id), text, final=final)
         except Exception:  # the move has committed; a bus hiccup must not undo the answer
             log.exception("could not publish the change of %s", verification_id)
         return verification
@@ -200,7 +199,7 @@ def _conflict(source: str, action: str, status: str) -> Conflict:
     return Conflict(f"Verification must be in '{source}' state to {action}", current_status=status)
 
 
-async def _notify(tx: Queries, verification: Verification, now: float, webhook_url: str) -> None:
+async def _notify(tx: Change, verification: Verification, now: float, webhook_url: str) -> None:
     body = {
         "typeWebhook": "verificationStatusChanged",
         "verificationId": verification.id,
@@ -208,4 +207,4 @@ async def _notify(tx: Queries, verification: Verification, now: float, webhook_u
         "extra_data": verification.extra_data,
         "timestamp": int(now),
     }
-    await notifications.enqueue(tx, body=body, now=now, webhook_url=webhook_url)
+    await tx.notify(body, now=now, webhook_url=webhook_url)

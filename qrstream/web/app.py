@@ -12,6 +12,7 @@ from qrstream.cards import routes as cards
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
 from qrstream.instances import routes as instances
+from qrstream.instances.service import instance_webhook
 from qrstream.redact import protect_logs
 from qrstream.services import open_services
 from qrstream.verifications import routes as verifications
@@ -19,7 +20,7 @@ from qrstream.web import health, limits, metrics, openapi, pages, policy, reques
 from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.middleware import errors_middleware, security_headers
 from qrstream.web.peers import PEERS, PeerGuard
-from qrstream.web.ws import HUB, Hub, close_quietly
+from qrstream.web.ws import HUB, Hub, close_quietly, envelope
 from qrstream.webhooks import routes as webhooks
 
 
@@ -48,17 +49,16 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     the_clock = clock if clock is not None else SystemClock()
 
     async def core(app: web.Application) -> AsyncIterator[None]:
-        services = await open_services(config, the_clock)
-        app[SERVICES] = services
-        app[HUB] = Hub(services.bus)
-        unprotect = protect_logs(
-            (services.secrets.admin_key, *config.sdk_keys, *services.secrets.signing_keys)
-        )
-        try:
-            yield
-        finally:
-            unprotect()
-            await services.close()
+        async with open_services(config, the_clock, envelope=envelope) as services:
+            app[SERVICES] = services
+            app[HUB] = Hub(services.bus)
+            unprotect = protect_logs(
+                (services.secrets.admin_key, *config.sdk_keys, *services.secrets.signing_keys)
+            )
+            try:
+                yield
+            finally:
+                unprotect()
 
     app.cleanup_ctx.append(core)
     app.on_shutdown.append(close_websockets)
@@ -74,7 +74,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     cards.setup(app)
     verifications.setup(app)
     instances.setup(app)
-    webhooks.setup(app)
+    webhooks.setup(app, instance_webhook=instance_webhook)  # the instances family's lookup
     pages.setup(app)
     static.setup(app)
     return app

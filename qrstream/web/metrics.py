@@ -29,6 +29,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from qrstream.looplag import LoopLag
+from qrstream.store import deliveries
+from qrstream.tasks import TaskSet
 from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.limits import LIMITER, WS_SLOTS
 from qrstream.web.peers import PEERS
@@ -70,12 +72,8 @@ class _StateCollector(Collector):
         self._store_read_at = time.monotonic()
         db = self._app[SERVICES].db
         try:
-            rows = await db.fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
-            self.deliveries = {str(row["status"]): int(row["n"]) for row in rows}
-            row = await db.fetchone(
-                "SELECT COUNT(*) AS n FROM notifications WHERE instance_id IS NOT NULL AND acked_at IS NULL"
-            )
-            self.unacknowledged = int(row["n"]) if row else 0
+            self.deliveries = await deliveries.count_by_status(db)
+            self.unacknowledged = await deliveries.count_unacknowledged(db)
         except Exception:  # a store that is down must not take /metrics with it
             log.warning("could not read notification counts for /metrics", exc_info=True)
 
@@ -215,10 +213,9 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     app[METRICS] = metrics = Metrics(app)
-    sampler = asyncio.get_running_loop().create_task(metrics.lag.run(), name="loop-lag")
-    yield
-    sampler.cancel()
-    await asyncio.gather(sampler, return_exceptions=True)
+    async with TaskSet() as tasks:
+        tasks.spawn(metrics.lag.run(), "loop-lag")
+        yield
 
 
 def setup(app: web.Application) -> None:

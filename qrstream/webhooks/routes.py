@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from qrstream.errors import BadRequest
-from qrstream.store import Row, deliveries
+from qrstream.store import Queries, Row, deliveries
+from qrstream.tasks import TaskSet
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, services
 from qrstream.web.keys import SERVICES
@@ -26,7 +27,11 @@ TIMEOUT_S = 10.0
 MAX_LIST = 1000
 
 
-async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
+InstanceWebhookOf = Callable[[Queries, int], Awaitable[tuple[str, str]]]
+"""The instances family's lookup of where an instance's webhooks go (its URL and token)."""
+
+
+async def sender_ctx(app: web.Application, instance_webhook: InstanceWebhookOf) -> AsyncIterator[None]:
     """Start the sender (after the store opened), stop it before the store closes."""
     svc = app[SERVICES]
     # The operator's own QRSTREAM_WEBHOOK_URL goes anywhere; instance webhooks (chosen by whoever
@@ -47,18 +52,17 @@ async def sender_ctx(app: web.Application) -> AsyncIterator[None]:
         policy=RetryPolicy(
             max_backoff_s=svc.config.webhook_max_backoff_s, give_up_s=svc.config.webhook_give_up_s
         ),
+        doorbell=svc.outbox.doorbell,
+        instance_webhook=functools.partial(instance_webhook, svc.db),
         default_url=svc.config.webhook_url or "",
         concurrency=CONCURRENCY,
     )
     app[WEBHOOKS] = sender
-    svc.pending_hooks.append(sender.notify_pending)
-    task = svc.spawn(sender.run(), "webhook sender")
     try:
-        yield
+        async with TaskSet() as tasks:
+            tasks.spawn(sender.run(), "webhook sender")
+            yield
     finally:
-        svc.pending_hooks.remove(sender.notify_pending)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         for each in sessions:
             await each.close()
 
@@ -88,7 +92,8 @@ async def list_failed(request: web.Request) -> web.Response:
     return json_response({"failed": [_failed_json(row) for row in rows]})
 
 
-def setup(app: web.Application) -> None:
-    """Register the admin route and the sender's cleanup context (after the store's)."""
+def setup(app: web.Application, *, instance_webhook: InstanceWebhookOf) -> None:
+    """Register the admin route and the sender's cleanup context (after the store's);
+    `instance_webhook` is where the instances family says an instance's webhooks go."""
     Routes(app, ADMIN).get("/admin/webhooks/failed", list_failed, name="webhooks_failed")
-    app.cleanup_ctx.append(sender_ctx)
+    app.cleanup_ctx.append(functools.partial(sender_ctx, instance_webhook=instance_webhook))

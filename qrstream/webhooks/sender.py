@@ -1,6 +1,6 @@
 """Webhook delivery: every notification with a URL is POSTed until a 2xx, in order, nothing lost.
 
-The deliveries are rows written with their notification (`notifications.enqueue`), so a
+The deliveries are rows written with their notification (`Outbox.transaction`), so a
 committed change is never forgotten, across restarts too. One worker per destination (an
 instance, or a URL for verification webhooks) tries only its oldest pending delivery, so a
 destination's notifications arrive in order and a dead receiver delays no one else.
@@ -12,9 +12,12 @@ again: a removed URL gets nothing more, a changed one gets the rest, and the ins
 address policy refuses (`qrstream.destinations`; `DestinationNotAllowed` from the POST) fails
 at once and for good: no retry can change where it leads.
 
-The HTTP POST is injected (`Post`; instance webhooks may get a guarded one of their own), so
-this module knows no transport; all waiting is on the injected `Clock`, and the jitter comes
-from an injectable `random.Random`.
+The sender reads only the outbox's rows (`store.deliveries`); where an instance's webhooks
+go is asked of the instances family (`InstanceWebhook`, handed over when the app is wired).
+It looks for work when the outbox's doorbell rings and at each poll. The HTTP POST is
+injected (`Post`; instance webhooks may get a guarded one of their own), so this module
+knows no transport; all waiting is on the injected `Clock`, and the jitter comes from an
+injectable `random.Random`.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 
 Post = Callable[[str, bytes, Mapping[str, str]], Awaitable[int]]
 """POST `body` with `headers` to a URL; return the status, or raise DeliveryError."""
+
+InstanceWebhook = Callable[[int], Awaitable[tuple[str, str]]]
+"""An instance's webhook URL and webhookUrlToken as they are now ("" and "" once it is gone)."""
 
 
 _SCHEME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+ +\S")
@@ -107,6 +113,8 @@ class WebhookSender:
         post: Post,
         signing_key: str,
         policy: RetryPolicy,
+        doorbell: asyncio.Event,
+        instance_webhook: InstanceWebhook,
         default_url: str = "",
         instance_post: Post | None = None,
         rng: random.Random | None = None,
@@ -123,25 +131,22 @@ class WebhookSender:
         self._instance_post = instance_post if instance_post is not None else post
         self._signing_key = signing_key
         self._default_url = default_url
+        self._instance_webhook = instance_webhook
         self._poll_s = poll_s
         self._lease_s = lease_s
         self._max_workers = max_workers
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
+        self._doorbell = doorbell
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.owner = uuid.uuid4().hex
         self._failures = RoundFailures(log, "webhook sender could not read pending deliveries")
         self._worker_failures = RoundFailures(log, "webhook worker failed")
 
-    def notify_pending(self) -> None:
-        """A notification was just committed: look for work now rather than at the next poll."""
-        self._wake.set()
-
     async def run(self) -> None:
-        """Poll (and wake on `notify_pending`) until cancelled; then stop every worker."""
+        """Poll (and look at once when the doorbell rings) until cancelled; then stop every worker."""
         try:
             while True:
-                self._wake.clear()
+                self._doorbell.clear()
                 try:
                     await self._start_workers()
                 except Exception as exc:
@@ -158,7 +163,7 @@ class WebhookSender:
     async def _wait(self, deadline: float) -> None:
         waits = [
             asyncio.ensure_future(self.clock.sleep_until(deadline)),
-            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self._doorbell.wait()),
         ]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -219,13 +224,8 @@ class WebhookSender:
         and webhookUrlToken as they are today, else the configured URL with none."""
         if delivery["instance_id"] is None:
             return self._default_url, ""
-        row = await self.db.fetchone(
-            "SELECT webhook_url, webhook_url_token FROM instances WHERE id = ?", delivery["instance_id"]
-        )
-        if row is None:
-            return "", ""
-        token = str(row["webhook_url_token"] or "")
-        return str(row["webhook_url"] or ""), authorization(token) if token else ""
+        url, token = await self._instance_webhook(int(delivery["instance_id"]))
+        return url, authorization(token) if token else ""
 
     async def _try(self, delivery: Row) -> None:
         """One try of a leased delivery (holding a slot), and its outcome recorded."""
