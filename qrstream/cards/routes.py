@@ -6,7 +6,6 @@ The admin card routes live in `cards_admin`.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -21,6 +20,7 @@ from qrstream.cards.recorder import ScanRecorder
 from qrstream.cards.service import Card, CardService, parse_uuid
 from qrstream.errors import NotFound
 from qrstream.qr.options import QrOptions
+from qrstream.tasks import TaskSet
 from qrstream.urls import ascii_url
 from qrstream.web import qrimage
 from qrstream.web.http import json_response, services
@@ -177,12 +177,10 @@ def setup(app: web.Application) -> None:
         app[CARDS] = CardService(svc.db, svc.clock, recorder)
         collector = ScanCollector(recorder)
         app[METRICS].registry.register(collector)
-        retention = asyncio.get_running_loop().create_task(
-            scans.run_retention(svc.db, svc.clock, svc.config.scan_retention_days), name="scan-retention"
-        )
-        yield
-        retention.cancel()
-        await asyncio.gather(retention, return_exceptions=True)
+        async with TaskSet() as tasks:
+            retention = scans.run_retention(svc.db, svc.clock, svc.config.scan_retention_days)
+            tasks.spawn(retention, "scan-retention")
+            yield
         await recorder.close()  # every scan this process redirected is written before the store closes
         app[METRICS].registry.unregister(collector)
 
