@@ -16,9 +16,8 @@ from qrstream.instances.service import instance_webhook
 from qrstream.redact import protect_logs
 from qrstream.services import open_services
 from qrstream.verifications import routes as verifications
-from qrstream.web import health, limits, metrics, openapi, pages, policy, request_id, static
+from qrstream.web import health, limits, metrics, openapi, pages, pipeline, policy, static
 from qrstream.web.keys import SERVICES, WEBSOCKETS
-from qrstream.web.middleware import errors_middleware, security_headers
 from qrstream.web.peers import PEERS, PeerGuard
 from qrstream.web.ws import HUB, Hub, close_quietly, envelope
 from qrstream.webhooks import routes as webhooks
@@ -35,15 +34,8 @@ async def close_websockets(app: web.Application) -> None:
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     """Build the whole server for `config`; `clock` defaults to the system clock."""
-    # Outermost first: the request id wraps everything, metrics see the final status,
-    # the limits middleware sees domain errors before they become responses.
-    middlewares = [
-        request_id.request_id_middleware,
-        metrics.metrics_middleware,
-        errors_middleware,
-        limits.limits_middleware,
-    ]
-    app = web.Application(middlewares=middlewares, client_max_size=config.max_body_bytes)
+    # One middleware: request id, guess limits, error shapes and metrics in one pass.
+    app = web.Application(middlewares=[pipeline.pipeline], client_max_size=config.max_body_bytes)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[PEERS] = PeerGuard(config.header_timeout_s, config.max_pending_per_client)
     the_clock = clock if clock is not None else SystemClock()
@@ -62,11 +54,10 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
 
     app.cleanup_ctx.append(core)
     app.on_shutdown.append(close_websockets)
-    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(pipeline.headers_out)
     policy.install(app)
     policy.claim_prefix(app, "/admin/", policy.ADMIN)
     health.setup(app)
-    request_id.setup(app)
     metrics.setup(app)
     limits.setup(app)
     openapi.setup(app)

@@ -1,7 +1,8 @@
 """Limits on guessing and on websockets, applied to every family from one place.
 
 Guessing: a route declares its guessing purpose and the statuses that count as a
-failed guess (`RoutePolicy.guess`, where the route is added). The middleware charges
+failed guess (`RoutePolicy.guess`, where the route is added). The middleware
+(`qrstream.web.pipeline`) charges
 the client address for each *failed* guess and, once the bucket of that purpose is
 empty, answers 429 with `Retry-After` before the handler runs. Normal use never
 fails, so it is never limited.
@@ -19,13 +20,10 @@ from collections import Counter
 from collections.abc import AsyncIterator
 
 from aiohttp import WSCloseCode, web
-from aiohttp.typedefs import Handler
 
 from qrstream.config import Config
-from qrstream.errors import QrstreamError, RateLimited
 from qrstream.ratelimit import Rate, RateLimiter
 from qrstream.web.keys import SERVICES
-from qrstream.web.policy import policy_of
 from qrstream.web.ws import close_quietly, open_websocket
 
 
@@ -44,29 +42,6 @@ def rates_for(config: Config) -> dict[str, Rate]:
 def client_key(request: web.BaseRequest) -> str:
     """Whom to limit: the peer address (a proxy in front should be limited as one client)."""
     return request.remote or "-"
-
-
-@web.middleware
-async def limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    guess = policy_of(request).guess
-    if guess is None:
-        return await handler(request)
-    purpose, failures = guess.purpose, guess.fails
-    limiter = request.app[LIMITER]
-    key = client_key(request)
-    wait = limiter.retry_after(purpose, key)
-    if wait:
-        limiter.refused[purpose] += 1
-        raise RateLimited("Too many failed attempts; try again later", retry_after=wait)
-    try:
-        response = await handler(request)
-    except (QrstreamError, web.HTTPException) as exc:
-        if exc.status in failures:
-            limiter.charge(purpose, key)
-        raise
-    if response.status in failures:
-        limiter.charge(purpose, key)
-    return response
 
 
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
@@ -136,5 +111,5 @@ async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    """Create the limiter and the websocket slots (the middleware is listed in `create_app`)."""
+    """Create the limiter and the websocket slots (the pipeline middleware applies the limiter)."""
     app.cleanup_ctx.append(limits_ctx)

@@ -15,9 +15,9 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -170,36 +170,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], Any] = {}
         self.state = _StateCollector(app)
         self.registry.register(self.state)
         self.lag = LoopLag()
 
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _observe(request, exc.status, started)
-        raise
-    except asyncio.CancelledError:
-        _observe(request, 499, started)  # the client went away (nginx's number for it)
-        raise
-    except BaseException:
-        _observe(request, 500, started)
-        raise
-    # A websocket handler returns when the socket closes: its lifetime is not a latency.
-    if not isinstance(response, web.WebSocketResponse):
-        _observe(request, response.status, started)
-    return response
-
-
-def _observe(request: web.Request, status: int, started: float) -> None:
-    metrics = request.app.get(METRICS)
-    if metrics is not None:
-        labels = (request.method, route_label(request), str(status))
-        metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request's latency; each label set's child is looked up once and kept."""
+        key = (method, route, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.latency.labels(method, route, str(status))
+        child.observe(seconds)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
@@ -219,6 +201,6 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    """`GET /metrics` and the registry (the middleware is listed in `create_app`)."""
+    """`GET /metrics` and the registry (the pipeline middleware observes the latency)."""
     app.cleanup_ctx.append(metrics_ctx)
     Routes(app, OPS).get("/metrics", metrics_handler, name="metrics")

@@ -1,8 +1,9 @@
-"""One error middleware: domain errors and HTTP errors become each family's JSON shape.
+"""Error shapes: domain errors and HTTP errors become each family's JSON shape.
 
-The shape is the one the matched route declared (`qrstream.web.policy`): the Laravel-style
-cards API answers `{"message": …}`, every other family `{"error": …}`.
-Anything unexpected is logged and answered as a plain 500, never a traceback.
+`qrstream.web.pipeline` (the one middleware) answers with these. The shape is the one the
+matched route declared (`qrstream.web.policy`): the Laravel-style cards API answers
+`{"message": …}`, every other family `{"error": …}`. A store outage is logged at most once
+every OUTAGE_LOG_EVERY_S; after a websocket upgrade an error closes the socket instead.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import logging
 import time
 
 from aiohttp import WSCloseCode, web
-from aiohttp.typedefs import Handler
 
-from qrstream.errors import QrstreamError, StoreUnavailable
+from qrstream.errors import StoreUnavailable
 from qrstream.outage import OUTAGE_LOG_EVERY_S
 from qrstream.web.http import json_response
 from qrstream.web.policy import policy_of
@@ -36,12 +36,6 @@ SECURITY_HEADERS = {
 }
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """On every response as its headers go out, files, redirects and websocket upgrades included."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-
-
 def error_body(request: web.Request, message: str, extra: dict[str, object]) -> dict[str, object]:
     body: dict[str, object] = {policy_of(request).error_key: message}
     body.update(extra)
@@ -52,7 +46,7 @@ def error_response(request: web.Request, status: int, message: str, **extra: obj
     return json_response(error_body(request, message, extra), status=status)
 
 
-def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
+def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:
     message = policy_of(request).not_found if exc.status == 404 else _HTTP_TEXT.get(exc.status, exc.reason)
     response = error_response(request, exc.status, message)
     if exc.status == 405 and "Allow" in exc.headers:
@@ -63,7 +57,7 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Re
 _outage_logged_at: float | None = None
 
 
-def _log_outage(exc: StoreUnavailable) -> None:
+def log_outage(exc: StoreUnavailable) -> None:
     """One line at most every OUTAGE_LOG_EVERY_S: each 503 is in the access log already."""
     global _outage_logged_at
     now = time.monotonic()
@@ -72,7 +66,7 @@ def _log_outage(exc: StoreUnavailable) -> None:
         _outage_logged_at = now
 
 
-async def _close_upgraded(request: web.Request, exc: Exception) -> web.StreamResponse | None:
+async def close_upgraded(request: web.Request, exc: Exception) -> web.StreamResponse | None:
     """After an upgrade no JSON can be sent: close the websocket, 1013 (try again later) for a
     store outage, 1011 for anything else."""
     ws: web.WebSocketResponse | None = request.get(UPGRADED)
@@ -83,32 +77,3 @@ async def _close_upgraded(request: web.Request, exc: Exception) -> web.StreamRes
     else:
         await close_quietly(ws, WSCloseCode.INTERNAL_ERROR, b"internal error")
     return ws
-
-
-@web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except QrstreamError as exc:
-        if isinstance(exc, StoreUnavailable):
-            _log_outage(exc)
-        upgraded = await _close_upgraded(request, exc)
-        if upgraded is not None:
-            return upgraded
-        response = error_response(request, exc.status, exc.message, **exc.extra)
-        if exc.retry_after is not None:  # rate limits (429), a store that is down (503)
-            response.headers["Retry-After"] = str(exc.retry_after)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = _from_http_exception(request, exc)
-    except Exception as exc:
-        log.exception("unhandled error on %s %s", request.method, request.match_info.route.name)
-        upgraded = await _close_upgraded(request, exc)
-        if upgraded is not None:
-            return upgraded
-        response = error_response(request, 500, "Internal server error")
-    if not response.prepared:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-    return response

@@ -4,16 +4,16 @@ The id is kept on the request (`request[REQUEST_ID]`, read by the access log), i
 context variable for the duration of the handler (so any log line written while
 handling it carries it), and in the response's `X-Request-Id` header — on every
 response, websocket upgrades and files included, as it is set when headers go out.
+`qrstream.web.pipeline` does all three.
 """
 
 from __future__ import annotations
 
 import contextvars
+import os
 import re
-import uuid
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 HEADER = "X-Request-Id"
 
@@ -31,29 +31,17 @@ def current_request_id() -> str | None:
     return _current.get()
 
 
-def _pick(given: str | None) -> str:
+def pick(given: str | None) -> str:
+    """The client's id when sane, else a new one (32 hex digits, as `uuid4().hex`)."""
     if given and _SANE.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
-@web.middleware
-async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = _pick(request.headers.get(HEADER))
-    request[REQUEST_ID] = request_id
-    token = _current.set(request_id)
-    try:
-        return await handler(request)
-    finally:
-        _current.reset(token)
+def enter(request_id: str) -> contextvars.Token[str | None]:
+    """Make `request_id` the current one (until `leave`)."""
+    return _current.set(request_id)
 
 
-async def _echo(request: web.Request, response: web.StreamResponse) -> None:
-    request_id = request.get(REQUEST_ID)
-    if request_id:
-        response.headers[HEADER] = request_id
-
-
-def setup(app: web.Application) -> None:
-    """Echo the id on every response (the middleware itself is listed in `create_app`)."""
-    app.on_response_prepare.append(_echo)
+def leave(token: contextvars.Token[str | None]) -> None:
+    _current.reset(token)
