@@ -19,6 +19,7 @@ from qrstream.bus import BusError
 from qrstream.config import Config, ConfigError, check_http_url, parse_port
 from qrstream.store import StoreError
 from qrstream.web.acceptor import GuardedSite
+from qrstream.web.access_log import WRITER as ACCESS_LOG
 from qrstream.web.access_log import access_logger_for, configure_logging
 from qrstream.web.app import create_app
 from qrstream.web.keys import SERVICES
@@ -133,6 +134,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
         await stop.wait()
     finally:
         await runner.cleanup()
+        ACCESS_LOG.flush()
     return 0
 
 

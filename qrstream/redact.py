@@ -84,6 +84,27 @@ def safe_url(url: str) -> str:
         return MASK
 
 
+_SUSPECT = re.compile(
+    r"[0-9a-f]{8}|[A-Z0-9]{4}-[A-Z0-9]{4}|ver_|authorization|webhookurltoken|/(?:wainstance|link/|q/|p/|api/)|=",
+    re.I,
+)
+"""A superset of what the patterns above match: text it does not match has nothing for them."""
+
+_protected: list[str] = []
+"""The literal secrets of the running apps (`protect_logs`), longest first."""
+
+
+def mask_untrusted(text: str) -> str:
+    """`text` from a client (a path parameter, a query) masked as `SecretFilter` would mask it:
+    the configured keys and, when the cheap `_SUSPECT` test finds a candidate, every pattern."""
+    for literal in _protected:
+        if literal in text:
+            text = text.replace(literal, MASK)
+    if _SUSPECT.search(text):
+        text = mask_text(text)
+    return text
+
+
 def mask_text(text: str, literals: Iterable[str] = ()) -> str:
     """`text` with secret-bearing paths, secret-shaped words and `literals` masked."""
     for literal in literals:
@@ -107,6 +128,10 @@ class SecretFilter(logging.Filter):
         # Longest first, so a key that contains another is masked whole.
         self._literals = sorted({s for s in literals if s and len(s) >= _MIN_LITERAL}, key=len, reverse=True)
         self._shapes = shapes
+
+    @property
+    def literals(self) -> list[str]:
+        return list(self._literals)
 
     def _mask(self, text: str) -> str:
         if self._shapes:
@@ -135,15 +160,21 @@ def protect_logs(secrets: Iterable[str]) -> Callable[[], None]:
     """Mask these literal secrets in every root log handler; returns the undo.
 
     The app installs it when it starts and removes it when it stops, so nothing of one app's
-    keys stays on handlers that outlive it (tests run many apps in one process).
+    keys stays on handlers that outlive it (tests run many apps in one process). The access log,
+    which builds its lines without the logging handlers, masks them with `mask_untrusted`.
     """
     log_filter = SecretFilter(secrets, shapes=False)
     handlers = list(logging.getLogger().handlers)
     for handler in handlers:
         handler.filters.insert(0, log_filter)  # before the shapes: a key is masked whole
+    literals = log_filter.literals
+    _protected.extend(literals)
+    _protected.sort(key=len, reverse=True)
 
     def remove() -> None:
         for handler in handlers:
             handler.removeFilter(log_filter)
+        for literal in literals:
+            _protected.remove(literal)
 
     return remove

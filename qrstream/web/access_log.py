@@ -1,52 +1,125 @@
-"""The access log: method, masked path, status, duration — never a secret."""
+"""The access log: method, masked path, status, duration — never a secret.
+
+The hot path: a line is built from the route's policy (`qrstream.web.policy`: declared secrets
+masked, no regex over the whole line), client-supplied parts pass `mask_untrusted`, and lines are
+gathered and written once per event-loop iteration (`AccessWriter`) in the same text or JSON
+format as every other log line.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from typing import Any
+import sys
+import time
+from typing import Any, TextIO
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
-from qrstream.redact import SecretFilter, mask_text
+from qrstream.redact import SecretFilter, mask_untrusted
 from qrstream.web.policy import POLICIES
-from qrstream.web.request_id import REQUEST_ID, current_request_id
+from qrstream.web.request_id import HEADER, REQUEST_ID, current_request_id
 
 
 def _log_path(request: web.BaseRequest) -> str:
     """The path as its route's policy masks it; a request never routed (malformed) is masked as text."""
     if isinstance(request, web.Request) and request._match_info is not None:
         return request.app[POLICIES].log_path(request)
-    return mask_text(request.path_qs)
+    return mask_untrusted(request.path_qs)
+
+
+class _Clock:
+    """`logging.Formatter`'s default time text (`2024-05-01 12:00:00,123`), its seconds made once."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def text(self) -> str:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self._text},{int((now - second) * 1000):03d}"
+
+
+class AccessWriter:
+    """Access lines, built masked (no logging record, filter or handler per request), gathered
+    and written to the log stream in one write per event-loop iteration; `flush` writes what is
+    left (the server calls it on shutdown)."""
+
+    def __init__(self) -> None:
+        self.stream: TextIO = sys.stderr
+        self._lines: list[str] = []
+        self._scheduled = False
+        self.clock = _Clock()
+
+    def add(self, line: str) -> None:
+        self._lines.append(line)
+        if not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop: write at once
+                self.flush()
+                return
+            self._scheduled = True
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._lines:
+            return
+        text = "\n".join(self._lines) + "\n"
+        self._lines.clear()
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed or broken stderr must not take a request with it
+            pass
+
+
+WRITER = AccessWriter()
+"""The process's access log writer (`configure_logging` points it at the log stream)."""
 
 
 class AccessLogger(AbstractAccessLogger):
+    """One line per request: remote, method, masked path, status, duration, request id. It honours
+    the level of `aiohttp.access` (`QRSTREAM_LOG_LEVEL`): below INFO nothing is even built."""
+
     json_format = False
 
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        fields: dict[str, Any] = {
-            "remote": request.remote,
-            "method": request.method,
-            "path": _log_path(request),
-            "status": response.status,
-            "duration_ms": round(time * 1000, 2),
-        }
         request_id = request.get(REQUEST_ID)
-        if request_id:
-            fields["request_id"] = request_id
+        if request_id and request_id == request.headers.get(HEADER):  # the client's own: check it
+            request_id = mask_untrusted(request_id)
+        remote = request.remote
+        path = _log_path(request)
+        stamp = WRITER.clock.text()
         if self.json_format:
-            self.logger.info(json.dumps(fields))
+            fields: dict[str, Any] = {
+                "time": stamp,
+                "level": "INFO",
+                "logger": self.logger.name,
+                "remote": remote,
+                "method": request.method,
+                "path": path,
+                "status": response.status,
+                "duration_ms": round(time * 1000, 2),
+            }
+            if request_id:
+                fields["request_id"] = request_id
+            WRITER.add(json.dumps(fields))
         else:
-            self.logger.info(
-                '%s "%s %s" %s %.2fms %s',
-                fields["remote"],
-                fields["method"],
-                fields["path"],
-                fields["status"],
-                fields["duration_ms"],
-                fields.get("request_id", "-"),
+            WRITER.add(
+                f'{stamp} INFO {self.logger.name}: {remote} "{request.method} {path}" '
+                f"{response.status} {time * 1000:.2f}ms {request_id or '-'}"
             )
 
 
@@ -72,6 +145,8 @@ def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    WRITER.flush()
+    WRITER.stream = handler.stream
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))

@@ -20,7 +20,7 @@ from aiohttp.abc import AbstractView
 from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import AbstractRoute
 
-from qrstream.redact import MASK, mask_text
+from qrstream.redact import MASK, mask_untrusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +75,11 @@ class _Compiled:
         for text, name in self.pieces:
             parts.append(text)
             if name is not None:
-                parts.append(MASK if name in self.policy.secrets else info.get(name, ""))
+                parts.append(MASK if name in self.policy.secrets else mask_untrusted(info.get(name, "")))
         path = "".join(parts)
         query = request.query_string
         if query:
-            path = f"{path}?{self._mask_query(query) if self.policy.secret_query else query}"
+            path = f"{path}?{mask_untrusted(self._mask_query(query) if self.policy.secret_query else query)}"
         return path
 
     def _mask_query(self, query: str) -> str:
@@ -125,7 +125,7 @@ class Policies:
         if compiled is not None:
             return compiled.log_path(request)
         # No route: no declared secrets, so the text backstop masks what looks like one.
-        return mask_text(request.path_qs)
+        return mask_untrusted(request.path_qs)
 
 
 POLICIES: web.AppKey[Policies] = web.AppKey("route_policies", Policies)
