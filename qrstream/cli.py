@@ -10,8 +10,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping, Sequence
-from typing import NoReturn
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -96,6 +96,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    log.info("event loop: %s", type(loop).__module__.partition(".")[0])  # uvloop or asyncio
     sock = _bind(config.host, config.port)
     config = config.replace(port=sock.getsockname()[1])
     app = create_app(config)
@@ -138,6 +139,18 @@ async def serve(config: Config, *, demo: bool = False) -> int:
     return 0
 
 
+def run_loop(main: Coroutine[Any, Any, int], loop: str) -> int:
+    """Run `main` on uvloop (the default, where it is installed) or on asyncio's own loop."""
+    if loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # not on this platform (a Linux dependency): the standard loop
+            pass
+        else:
+            return uvloop.run(main)
+    return asyncio.run(main)
+
+
 def _listen_url(config: Config) -> str:
     host = config.host
     if ":" in host and not host.startswith("["):
@@ -164,7 +177,7 @@ def _main(argv: Sequence[str], env: Mapping[str, str]) -> int:
         return 2
     configure_logging(config.log_format, config.log_level)
     try:
-        return asyncio.run(serve(config, demo=args.demo))
+        return run_loop(serve(config, demo=args.demo), config.loop)
     except ConfigError as exc:
         print(f"qrstream: error: {exc}", file=sys.stderr)
         return 2

@@ -72,6 +72,8 @@ class Config:
     webhook_max_backoff_s: float = 3600.0
     max_body_bytes: int = 64 * 1024
     log_format: str = "text"
+    loop: str = "uvloop"
+    """Event loop: `uvloop` (where installed: Linux) or `asyncio` (the standard library's)."""
     render_workers: int = 0
     # Hardening: failed guesses a minute per client address (0: no limit), websocket caps (0: none).
     rate_auth_failures: float = 300.0
@@ -112,6 +114,7 @@ class Config:
             webhook_max_backoff_s=_number(env, "QRSTREAM_WEBHOOK_MAX_BACKOFF_S", 3600.0, minimum=0.01),
             max_body_bytes=int(_number(env, "QRSTREAM_MAX_BODY_BYTES", 64 * 1024, minimum=1024)),
             log_format=env.get("QRSTREAM_LOG_FORMAT", "").strip() or "text",
+            loop=env.get("QRSTREAM_LOOP", "").strip().lower() or "uvloop",
             render_workers=int(
                 _number(env, "QRSTREAM_RENDER_WORKERS", min(2, os.cpu_count() or 1), minimum=0)
             ),
@@ -140,6 +143,8 @@ class Config:
             raise ConfigError(f"--bus must be 'memory' or a redis:// URL, got {self.bus!r}")
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"--log-format must be 'text' or 'json', got {self.log_format!r}")
+        if self.loop not in ("uvloop", "asyncio"):
+            raise ConfigError(f"QRSTREAM_LOOP must be 'uvloop' or 'asyncio', got {self.loop!r}")
         if not self.db:
             raise ConfigError("--db must not be empty")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from aiohttp import web
@@ -100,8 +101,14 @@ class HeadWatch(asyncio.Protocol):
         inner = self._inner
         # aiohttp's start() awaits its `_waiter` only while no request is in hand: bytes arriving
         # then (and not completing a head) begin the next request's head on a kept-alive connection.
+        # Between two requests (the last response written, start() not yet back at its waiter:
+        # on Python < 3.12 the handler is another task) bytes are the next head just as well.
         waiter = inner._waiter
-        idle = not self._waiting and waiter is not None and not waiter.done()
+        if waiter is None:
+            between = not inner._request_in_progress and not inner._messages
+        else:
+            between = not waiter.done()
+        idle = not self._waiting and between
         inner.data_received(data)
         heads = inner._request_count
         if heads != self._heads:
@@ -131,17 +138,20 @@ class HeadWatch(asyncio.Protocol):
         self._waiting = True
         self._guard.waiting += 1
         timeout = self._guard.header_timeout_s
+        # From the clock's now, not the loop's: uvloop's `time()` is the start of the iteration,
+        # so `call_later` under load would close a connection early by that iteration's length.
+        now = time.monotonic()
         if timeout <= GRACE_S:
-            self._handle = self._loop.call_later(timeout, self._expired)
+            self._handle = self._loop.call_at(now + timeout, self._expired)
         else:
-            self._handle = self._loop.call_later(GRACE_S, self._grace_over, timeout - GRACE_S)
+            self._handle = self._loop.call_at(now + GRACE_S, self._grace_over, now + timeout)
 
-    def _grace_over(self, remaining: float) -> None:
+    def _grace_over(self, deadline: float) -> None:
         if not self._guard._count_slow(self._address):
             self._close("pending_cap")
             return
         self._slow = True
-        self._handle = self._loop.call_later(remaining, self._expired)
+        self._handle = self._loop.call_at(deadline, self._expired)
 
     def _expired(self) -> None:
         self._close("header_timeout")
