@@ -96,7 +96,6 @@ async def serve(config: Config, *, demo: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    log.info("event loop: %s", type(loop).__module__.partition(".")[0])  # uvloop or asyncio
     sock = _bind(config.host, config.port)
     config = config.replace(port=sock.getsockname()[1])
     app = create_app(config)
@@ -128,6 +127,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
         # out of the collector's sight, a full collection walks only what requests made.
         gc.freeze()
         print(f"qrstream listening on {_listen_url(config)}", flush=True)
+        log.info("event loop: %s", type(loop).__module__.partition(".")[0])  # uvloop or asyncio
         if demo:
             from qrstream.demo import create_demo
 

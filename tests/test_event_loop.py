@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +17,17 @@ from tests.serverproc import error_line
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
+async def _line(server: LiveServer, text: str) -> str:
+    """The first stderr line containing `text`, once the server has written it."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in list(server.stderr):
+            if text in line:
+                return line
+        await asyncio.sleep(0.01)  # polling the reader thread's list for a condition, not a fixed wait
+    raise AssertionError(f"no line with {text!r}: {server.stderr}")
+
+
 @pytest.mark.parametrize(("setting", "expected"), [(None, "uvloop"), ("asyncio", "asyncio")])
 async def test_both_loops_serve_rest_and_websockets(
     tmp_path: Path, setting: str | None, expected: str
@@ -25,7 +37,8 @@ async def test_both_loops_serve_rest_and_websockets(
         env["QRSTREAM_LOOP"] = setting
     with LiveServer(env) as server:
         base = await asyncio.to_thread(server.wait_ready)
-        assert [line for line in server.stderr if line.endswith(f"event loop: {expected}")], server.stderr
+        said = await _line(server, "event loop: ")
+        assert said.endswith(f"event loop: {expected}"), said
         async with aiohttp.ClientSession() as http:
             resp = await http.post(f"{base}/admin/instances", headers=ADMIN, json={})
             assert resp.status == 201, await resp.text()
