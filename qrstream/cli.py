@@ -128,6 +128,12 @@ async def serve(config: Config, *, demo: bool = False) -> int:
         gc.freeze()
         print(f"qrstream listening on {_listen_url(config)}", flush=True)
         log.info("event loop: %s", type(loop).__module__.partition(".")[0])  # uvloop or asyncio
+        log.debug(
+            "listen backlog %d, keep-alive %.0f s, header timeout %g s",
+            LISTEN_BACKLOG,
+            KEEPALIVE_TIMEOUT_S,
+            config.header_timeout_s,
+        )
         if demo:
             from qrstream.demo import create_demo
 
