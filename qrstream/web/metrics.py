@@ -10,7 +10,6 @@ never by the raw path, so neither secrets nor unbounded label values get in.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
