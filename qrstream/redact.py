@@ -85,10 +85,11 @@ def safe_url(url: str) -> str:
 
 
 _SUSPECT = re.compile(
-    r"[0-9a-f]{8}|[A-Z0-9]{4}-[A-Z0-9]{4}|ver_|authorization|webhookurltoken|/(?:wainstance|link/|q/|p/|api/)|=",
+    r"[0-9a-f]{50}|[A-Z0-9]{4}-[A-Z0-9]{4}|ver_|authorization|webhookurltoken|/(?:wainstance|link/|q/|p/|api/)|=",
     re.I,
 )
-"""A superset of what the patterns above match: text it does not match has nothing for them."""
+"""A superset of what the patterns above match (50 hex digits begin both hex shapes, `ver_` an
+id): text it does not match has nothing for them; an instance id's ten digits pass it."""
 
 _protected: list[str] = []
 """The literal secrets of the running apps (`protect_logs`), longest first."""

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from qrstream.bus import BusError
 from qrstream.errors import StoreUnavailable
-from qrstream.web.http import json_response
+from qrstream.web.http import encoded, encoded_json_response, json_response
 from qrstream.web.keys import SERVICES
 from qrstream.web.policy import OPS, Routes
 
@@ -24,8 +24,11 @@ PING_TIMEOUT_S = 1.0
 RETRY_AFTER_S = 1
 
 
+_ALIVE = encoded({"status": "ok"})
+
+
 async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+    return encoded_json_response(_ALIVE)
 
 
 async def _state(ping: Callable[[], Awaitable[None]]) -> str:
