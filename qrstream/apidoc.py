@@ -153,6 +153,23 @@ def qr_image_ok(description: str) -> dict[str, Json]:
     }
 
 
+def page_params() -> list[Json]:
+    """`limit` and `after` of the admin lists (CONTRACT §7)."""
+    return [
+        query_param(
+            "limit",
+            "Items per page, 1 to 500 (default 100).",
+            {"type": "integer", "minimum": 1, "maximum": 500},
+        ),
+        query_param("after", "The `next` cursor of the previous page."),
+    ]
+
+
+def page_of(schema: Json) -> Json:
+    """A page of an admin list: its items, newest first, and the cursor of the next page."""
+    return obj({"items": {"type": "array", "items": schema}, "next": {"type": ["string", "null"]}})
+
+
 SCHEMAS: dict[str, Json] = {
     "Message": obj({"message": STR}),
     "Error": obj(

@@ -35,7 +35,7 @@ _PATH_PATTERNS = [
     re.compile(r"(/api/verification/)" + _SEGMENT),
     # secrets in a query: ?signature=…, ?verification_id=…, ?token=…, ?key=…
     re.compile(
-        r"((?:^|[?&;\s])(?:signature|token|key|apiTokenInstance|verification_id|verificationId|code)=)[^&#\s\"']*",
+        r"((?:^|[?&;\s])(?:signature|token|key|apiTokenInstance|verification_id|verificationId|code|ticket)=)[^&#\s\"']*",
         re.I,
     ),
 ]

@@ -14,6 +14,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from qrstream.admin_events import AdminEvents
 from qrstream.announce import Announcer, Envelope
 from qrstream.bus import Bus, open_bus
 from qrstream.clock import Clock
@@ -56,6 +57,8 @@ class Services:
     """How a committed change is told to its topic's live streams."""
     leases: Leases
     """Jobs that run in one process at a time (shared through the bus when it is Redis)."""
+    events: AdminEvents
+    """Where the families tell the admin event stream what happened (through the announcer)."""
 
 
 def make_executor(workers: int) -> Executor | None:
@@ -95,6 +98,7 @@ async def open_services(config: Config, clock: Clock, *, envelope: Envelope) -> 
         executor = make_executor(config.render_workers)
         if executor is not None:
             opened.callback(executor.shutdown, wait=False, cancel_futures=True)
+        announcer = Announcer(bus, envelope)
         yield Services(
             config=config,
             clock=clock,
@@ -104,6 +108,7 @@ async def open_services(config: Config, clock: Clock, *, envelope: Envelope) -> 
             secrets=secrets,
             base_url=config.base_url(),
             outbox=Outbox(db),
-            announcer=Announcer(bus, envelope),
+            announcer=announcer,
+            events=AdminEvents(announcer),
             leases=leases_for(bus),
         )

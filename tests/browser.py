@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from qrstream.clock import Clock
 from qrstream.config import Config
 from qrstream.web.app import create_app
 from tests.conftest import ADMIN_KEY, SDK_KEY
@@ -120,12 +121,13 @@ class Live:
 
 
 @asynccontextmanager
-async def live_server(config: Config, *, port: int = 0) -> AsyncIterator[Live]:
-    """The real app with the system clock on a real loopback port; QR codes carry that address."""
+async def live_server(config: Config, *, port: int = 0, clock: Clock | None = None) -> AsyncIterator[Live]:
+    """The real app on a real loopback port, with the system clock unless given another (a fake
+    clock that the test moves, as for days of scans); QR codes carry that address."""
     sock = free_socket(port)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     config = config.replace(public_url=url, port=sock.getsockname()[1])
-    app = create_app(config)
+    app = create_app(config, clock=clock)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     try:

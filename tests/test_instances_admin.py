@@ -20,7 +20,8 @@ async def test_create_gives_id_and_token(client: Client) -> None:
 
 
 async def test_read_shows_state_wid_and_webhook(client: Client) -> None:
-    """GET /admin/instances/{id} shows the state, wid and webhook URL as they change."""
+    """GET /admin/instances/{id} shows the state, wid and webhook URL as they change (and, as in
+    the list of §7, when it was made)."""
     instance = await new_instance(client, webhookUrl="https://hooks.example/wa")
     resp = await client.get(f"/admin/instances/{instance[0]}", headers=ADMIN)
     assert await resp.json() == {
@@ -29,6 +30,7 @@ async def test_read_shows_state_wid_and_webhook(client: Client) -> None:
         "wid": "",
         "webhookUrl": "https://hooks.example/wa",
         "stateWebhook": "yes",
+        "createdAt": "2026-01-01T00:00:00Z",
     }
     assert (await client.post(await qr_link(client, instance), json={"phone": "15551234567"})).status == 200
     body = await (await client.get(f"/admin/instances/{instance[0]}", headers=ADMIN)).json()

@@ -117,6 +117,22 @@ async def _instances(http: aiohttp.ClientSession, base: str, secrets: list[str])
     assert (await http.delete(f"{base}/admin/instances/{iid}", headers=ADMIN)).status == 204
 
 
+async def _console(http: aiohttp.ClientSession, base: str, secrets: list[str]) -> None:
+    """The console's lists and its event stream, whose ticket travels in the query."""
+    assert (await http.get(f"{base}/console")).status == 200
+    for path in ("/admin/instances", "/admin/cards?q=ada", "/admin/verifications?status=generated"):
+        await _json(
+            await http.get(f"{base}{path}?limit=2" if "?" not in path else f"{base}{path}", headers=ADMIN)
+        )
+    ticket = (await _json(await http.post(f"{base}/admin/events/ticket", headers=ADMIN), 201))["ticket"]
+    secrets.append(ticket)
+    async with http.ws_connect(f"{base}/admin/events?ticket={ticket}") as ws:
+        await _json(await http.post(f"{base}/admin/instances", headers=ADMIN, json={}), 201)
+        assert json.loads((await ws.receive(timeout=10)).data)["type"] == "instance"
+    resp = await http.get(f"{base}/admin/events?ticket={ticket}", headers={"Upgrade": "websocket"})
+    assert resp.status in (400, 401)
+
+
 def _garbage(base: str, token: str) -> None:
     """A malformed request carrying a secret-shaped path: aiohttp's own error logging must mask it."""
     parts = urlsplit(base)
@@ -141,8 +157,9 @@ async def test_no_secret_in_any_log_line(tmp_path: Path) -> None:
             await _cards(http, base, secrets)
             await _verifications(http, base, secrets)
             await _instances(http, base, secrets)
+            await _console(http, base, secrets)
             assert (await http.get(f"{base}/admin/webhooks/failed", headers=ADMIN)).status == 200
-        await asyncio.to_thread(_garbage, base, secrets[-3])
+        await asyncio.to_thread(_garbage, base, secrets[-4])
         assert await asyncio.to_thread(server.stop) == 0
     output = server.output()
     access = [json.loads(line) for line in server.stderr if line.startswith("{")]

@@ -13,7 +13,8 @@ from qrstream.cards.fields import check_fields, check_target
 from qrstream.cards.keys import CARDS
 from qrstream.cards.scans import DayRange
 from qrstream.cards.service import Card, parse_uuid
-from qrstream.errors import NotFound
+from qrstream.errors import BadRequest, NotFound
+from qrstream.paging import page_request
 from qrstream.qr.options import parse_design
 from qrstream.web.auth import require_admin
 from qrstream.web.http import json_response, read_json_object, services
@@ -42,6 +43,22 @@ async def create_card(request: web.Request) -> web.Response:
     fields = check_fields(await read_json_object(request), partial=False)
     card = await request.app[CARDS].create(fields)
     return _card_response(request, card, status=201)
+
+
+MAX_QUERY_LENGTH = 200
+
+
+async def list_cards(request: web.Request) -> web.Response:
+    """GET /admin/cards[?limit&after&q]: the cards (whose name contains `q`), newest first, with scans."""
+    require_admin(request)
+    paging = page_request(request.query, str)
+    query = request.query.get("q", "").strip()
+    if len(query) > MAX_QUERY_LENGTH or not query.isprintable():
+        raise BadRequest(f"q must be at most {MAX_QUERY_LENGTH} printable characters", field="q")
+    cards, after = await request.app[CARDS].page(paging, query)
+    base_url = services(request).base_url
+    items = [{**card.admin_json(base_url), "scans": scans} for card, scans in cards]
+    return json_response({"items": items, "next": after})
 
 
 async def get_card(request: web.Request) -> web.Response:
@@ -128,6 +145,7 @@ def setup(app: web.Application) -> None:
     """Register the admin card routes."""
     routes = Routes(app, ADMIN)
     routes.post("/admin/cards", create_card, name="admin-card-create")
+    routes.get("/admin/cards", list_cards, name="admin-card-list")
     routes.get("/admin/cards/{uuid}", get_card, name="admin-card-get")
     routes.patch("/admin/cards/{uuid}", patch_card, name="admin-card-patch")
     routes.delete("/admin/cards/{uuid}", delete_card, name="admin-card-delete")

@@ -15,6 +15,8 @@ from qrstream.apidoc import (
     json_ok,
     obj,
     operation,
+    page_of,
+    page_params,
     path_param,
     qr_image_ok,
     qr_parameters,
@@ -120,6 +122,17 @@ def admin_paths() -> dict[str, Json]:
     card = {"200": json_ok("The card.", ref("Card"))}
     return {
         "/admin/cards": {
+            "get": _admin(
+                "The cards (whose name contains `q`, ignoring case), newest first, with their scan counts",
+                {"200": json_ok("A page of cards.", page_of({"allOf": [ref("Card"), obj({"scans": INT})]}))},
+                400,
+                extra={
+                    "parameters": [
+                        *page_params(),
+                        query_param("q", "Keep the cards whose name contains this text, ignoring case."),
+                    ]
+                },
+            ),
             "post": _admin(
                 "Create a card",
                 {"201": json_ok("The new card.", ref("Card"))},

@@ -174,7 +174,7 @@ def setup(app: web.Application) -> None:
         svc = app[SERVICES]
         recorder = await ScanRecorder.open(svc.db, capacity=svc.config.scan_queue_capacity)
         recorder.start()
-        app[CARDS] = CardService(svc.db, svc.clock, recorder)
+        app[CARDS] = CardService(svc.db, svc.clock, recorder, svc.events)
         collector = ScanCollector(recorder)
         app[METRICS].registry.register(collector)
         async with TaskSet() as tasks:

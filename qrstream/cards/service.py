@@ -23,11 +23,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from qrstream.admin_events import AdminEvents
 from qrstream.cards import scans
 from qrstream.cards.fields import FIELDS
 from qrstream.cards.recorder import Scan, ScanRecorder
 from qrstream.cards.vcard import Contact
 from qrstream.clock import Clock
+from qrstream.paging import PageRequest, fetch_page, like_pattern, name_key
 from qrstream.qr.options import DEFAULT_LOOK, Look, look_from_text, look_to_text
 from qrstream.signing import hmac_hex
 from qrstream.store import Database, Row
@@ -119,10 +121,49 @@ _COLUMNS = "uuid, name, title, company, email, phone, website, note, code, targe
 class CardService:
     """Card storage over the shared `Database`; time from the injected clock; scans through `recorder`."""
 
-    def __init__(self, db: Database, clock: Clock, recorder: ScanRecorder) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, recorder: ScanRecorder, events: AdminEvents | None = None
+    ) -> None:
         self._db = db
         self._clock = clock
         self.recorder = recorder
+        if events is not None:
+            self._events = events
+            recorder.listeners.append(self._tell_scans)
+
+    async def _tell_scans(self, added: dict[str, int], at: float) -> None:
+        """After a batch of scans is written: each card's new total to the admin event stream."""
+        marks = ", ".join("?" for _ in added)
+        rows = await self._db.fetchall(
+            f"SELECT card_uuid, SUM(count) AS scans FROM card_scans WHERE card_uuid IN ({marks})"
+            " GROUP BY card_uuid",
+            *added,
+        )
+        for row in rows:
+            await self._events.scan(str(row["card_uuid"]), int(row["scans"]), at)
+
+    async def page(self, request: PageRequest, query: str = "") -> tuple[list[tuple[Card, int]], str | None]:
+        """One page of the cards whose name contains `query` (ignoring case; every card when it is
+        empty), newest first, each with its scan count (CONTRACT §7)."""
+        await self._flushed()  # the counts include every scan this process has redirected
+        where, args = [], []
+        if query:
+            where.append("c.name_key LIKE ? ESCAPE '\\'")
+            args.append(like_pattern(name_key(query)))
+        page = await fetch_page(
+            self._db,
+            request,
+            select=(
+                f"SELECT {', '.join('c.' + c for c in _COLUMNS.split(', '))}, c.created_at,"
+                " (SELECT COALESCE(SUM(s.count), 0) FROM card_scans s WHERE s.card_uuid = c.uuid) AS scans"
+                " FROM cards c"
+            ),
+            created="c.created_at",
+            key="c.uuid",
+            where=where,
+            args=args,
+        )
+        return [(Card.from_row(row), int(row["scans"])) for row in page.rows], page.next
 
     async def create(self, fields: dict[str, str | None]) -> Card:
         """Store a new card with a fresh UUID4 and dynamic-link code."""
@@ -130,9 +171,11 @@ class CardService:
         while True:
             card_uuid, code = str(uuidlib.uuid4()), new_code()
             inserted = await self._db.execute(
-                f"INSERT INTO cards ({', '.join(FIELDS)}, uuid, code, revision, created_at, updated_at)"
-                f" VALUES ({', '.join('?' for _ in FIELDS)}, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING",
+                f"INSERT INTO cards ({', '.join(FIELDS)}, name_key, uuid, code, revision, created_at,"
+                " updated_at)"
+                f" VALUES ({', '.join('?' for _ in FIELDS)}, ?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING",
                 *(fields.get(f) for f in FIELDS),
+                name_key(fields.get("name") or ""),
                 card_uuid,
                 code,
                 now,
@@ -155,6 +198,8 @@ class CardService:
         changed = {f: v for f, v in changes.items() if getattr(card, f) != v}
         if not changed:
             return card
+        if "name" in changed:
+            changed["name_key"] = name_key(changed["name"] or "")
         assignments = ", ".join(f"{f} = ?" for f in changed)
         updated = await self._db.execute(
             f"UPDATE cards SET {assignments}, revision = revision + 1, updated_at = ? WHERE uuid = ?",

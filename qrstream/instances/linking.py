@@ -133,6 +133,6 @@ class Linking:
                 now=now,
             )
             await end_links(tx, instance_id)  # authorized: every pairing link of it is done
-        await self._instances.changed(instance_id)
+        await self._instances.changed(instance_id, AUTHORIZED, now)
         await self._announcer.announce(topic(instance_id), account_data(wid), final=True)
         return wid

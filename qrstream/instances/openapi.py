@@ -16,6 +16,8 @@ from qrstream.apidoc import (
     json_ok,
     obj,
     operation,
+    page_of,
+    page_params,
     path_param,
     query_param,
     ref,
@@ -72,7 +74,8 @@ SCHEMAS: dict[str, Json] = {
             "wid": STR,
             "webhookUrl": STR,
             "stateWebhook": {"type": "string", "enum": ["yes", "no"]},
-        }
+        },
+        {"createdAt": {"type": "string", "format": "date-time"}},
     ),
     "Notification": {
         "oneOf": [
@@ -216,11 +219,25 @@ def green_paths() -> dict[str, Json]:
     return paths
 
 
+CREDENTIALS = obj({"idInstance": INT, "apiTokenInstance": {"type": "string", "pattern": "^[0-9a-f]{50}$"}})
+
+
 def admin_paths() -> dict[str, Json]:
     admin_id = path_param("id", "The instance's `idInstance`.")
     unauthorized = errors(ERROR, 401, 429)
     return {
         "/admin/instances": {
+            "get": {
+                "tags": ["admin"],
+                "summary": "Every instance, newest first, a page at a time",
+                "security": ADMIN,
+                "parameters": page_params(),
+                "responses": {
+                    "200": json_ok("A page of instances (with createdAt).", page_of(ref("Instance"))),
+                    **unauthorized,
+                    **errors(ERROR, 400),
+                },
+            },
             "post": {
                 "tags": ["admin"],
                 "summary": "Create an instance",
@@ -230,19 +247,11 @@ def admin_paths() -> dict[str, Json]:
                     required=False,
                 ),
                 "responses": {
-                    "201": json_ok(
-                        "Its credentials.",
-                        obj(
-                            {
-                                "idInstance": INT,
-                                "apiTokenInstance": {"type": "string", "pattern": "^[0-9a-f]{50}$"},
-                            }
-                        ),
-                    ),
+                    "201": json_ok("Its credentials.", CREDENTIALS),
                     **unauthorized,
                     **errors(ERROR, 400, 413),
                 },
-            }
+            },
         },
         "/admin/instances/{id}": {
             "parameters": [admin_id],
@@ -261,6 +270,19 @@ def admin_paths() -> dict[str, Json]:
                 "summary": "Delete an instance",
                 "security": ADMIN,
                 "responses": {"204": empty("Deleted."), **unauthorized, **errors(ERROR, 404)},
+            },
+        },
+        "/admin/instances/{id}/credentials": {
+            "parameters": [admin_id],
+            "get": {
+                "tags": ["admin"],
+                "summary": "An instance's credentials, as its creation gave them (for the console)",
+                "security": ADMIN,
+                "responses": {
+                    "200": json_ok("Its credentials.", CREDENTIALS),
+                    **unauthorized,
+                    **errors(ERROR, 404),
+                },
             },
         },
     }

@@ -19,6 +19,7 @@ from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import DELETED, record_change, topic
 from qrstream.instances.inbox import Inbox
 from qrstream.instances.pairing_links import end_links
+from qrstream.paging import PageRequest, fetch_page
 from qrstream.services import Services
 from qrstream.signing import same_secret
 from qrstream.store import Queries, Row
@@ -34,7 +35,7 @@ REBOOT_S = 2.0
 _DUMMY_TOKEN = "0" * 50  # compared against when the id is unknown: the same work either way
 _COLUMNS = (
     "id, token, state, wid, webhook_url, webhook_url_token, state_webhook, generation, resume_state,"
-    " starting_until"
+    " starting_until, created_at"
 )
 _CHANGED = "state, wid, webhook_url, state_webhook"
 """What a state move returns: enough to write its notification (or, with stateWebhook no, not)."""
@@ -52,6 +53,7 @@ class Instance:
     generation: int
     resume_state: str
     starting_until: float | None
+    created_at: float
 
     @property
     def logged_in(self) -> bool:
@@ -71,6 +73,7 @@ class Instance:
             generation=int(row["generation"]),
             resume_state=str(row["resume_state"]),
             starting_until=row["starting_until"],
+            created_at=float(row["created_at"]),
         )
 
 
@@ -125,6 +128,7 @@ class Instances:
                 now,
             )
             if row is not None:
+                await self.services.events.instance(instance_id, NOT_AUTHORIZED, now)
                 return Instance.from_row(row)
 
     async def get(self, instance_id: int) -> Instance | None:
@@ -171,9 +175,16 @@ class Instances:
             **instance_settings.stored_view(rows),
         }
 
-    async def changed(self, instance_id: int) -> None:
-        """After a committed change: wake the long polls (the outbox rang the webhook sender)."""
+    async def changed(self, instance_id: int, state: str, now: float) -> None:
+        """After a committed change to `state`: wake the long polls (the outbox rang the webhook
+        sender) and tell the admin event stream."""
         await self.inbox.wake(instance_id)
+        await self.services.events.instance(instance_id, state, now)
+
+    async def page(self, request: PageRequest) -> tuple[list[Instance], str | None]:
+        """One page of every instance, newest first (CONTRACT §7)."""
+        page = await fetch_page(self._db, request, select=f"SELECT {_COLUMNS} FROM instances")
+        return [Instance.from_row(row) for row in page.rows], page.next
 
     async def logout(self, instance: Instance) -> None:
         """Back to `notAuthorized` with a new generation (no change when already there)."""
@@ -231,18 +242,19 @@ class Instances:
             row = await tx.fetchone(update, *args)
             if row is None or (old_wid and before is None):
                 return False
+            state = str(row["state"])
             await record_change(
                 tx,
                 instance_id=instance_id,
                 wid=str((before or row)["wid"]),
-                state=str(row["state"]),
+                state=state,
                 webhook_url=str(row["webhook_url"]),
                 state_webhook=str(row["state_webhook"]),
                 now=now,
             )
             if ends_links or row["state"] == AUTHORIZED:
                 await end_links(tx, instance_id)
-        await self.changed(instance_id)
+        await self.changed(instance_id, state, now)
         return True
 
     def schedule_reboot_end(self, instance_id: int, until: float) -> None:
@@ -282,6 +294,7 @@ class Instances:
             await end_links(tx, instance_id)
         if deleted:
             await self.services.announcer.announce(topic(instance_id), DELETED, final=True)
+            await self.services.events.instance_deleted(instance_id, self._clock.now())
         return deleted == 1
 
 

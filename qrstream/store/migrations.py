@@ -6,7 +6,12 @@ Never edit a migration that has shipped: add the next one.
 
 from __future__ import annotations
 
-from qrstream.store import Database
+from collections.abc import Awaitable, Callable
+
+from qrstream.store import Database, Queries
+
+Step = Callable[[Queries], Awaitable[None]]
+"""A migration step written in Python, for data SQL alone cannot compute the same on both stores."""
 
 TYPES = {
     "sqlite": {
@@ -23,7 +28,17 @@ TYPES = {
     },
 }
 
-MIGRATIONS: list[str] = [
+
+async def _fill_card_name_keys(tx: Queries) -> None:
+    # The search key of every card's name, as `paging.name_key` computes it for new ones
+    # (Python's casefold: SQLite's LOWER folds ASCII only, PostgreSQL's follows its locale).
+    for row in await tx.fetchall("SELECT uuid, name FROM cards"):
+        await tx.execute(
+            "UPDATE cards SET name_key = ? WHERE uuid = ?", str(row["name"]).casefold(), row["uuid"]
+        )
+
+
+MIGRATIONS: list[str | tuple[str, Step]] = [
     # 1: settings (generated secrets survive restarts)
     """
     CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -189,6 +204,24 @@ MIGRATIONS: list[str] = [
     INSERT INTO card_images (hash, card_uuid, revision, design, created_at)
         SELECT image_hash, uuid, revision, '', updated_at FROM cards WHERE image_hash IS NOT NULL
     """,
+    # 11: the admin lists (newest first, keyset pages), the card name search, event-stream tickets
+    # (one use each: used_at is set by one conditional UPDATE; only a digest is stored).
+    (
+        """
+        CREATE INDEX instances_created ON instances (created_at, id);
+        CREATE INDEX cards_created ON cards (created_at, uuid);
+        ALTER TABLE cards ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+        CREATE INDEX verifications_created ON verifications (created_at, id);
+        CREATE INDEX verifications_status ON verifications (status, created_at, id);
+        CREATE TABLE event_tickets (
+            digest TEXT PRIMARY KEY,
+            expires_at {float} NOT NULL,
+            used_at {float}
+        );
+        CREATE INDEX event_tickets_expiry ON event_tickets (expires_at);
+        """,
+        _fill_card_name_keys,
+    ),
 ]
 
 
@@ -205,11 +238,14 @@ async def migrate(db: Database) -> int:
     await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = await db.fetchone("SELECT MAX(version) AS v FROM schema_version")
     current = int(row["v"]) if row and row["v"] is not None else 0
-    for number, sql in enumerate(MIGRATIONS, start=1):
+    for number, migration in enumerate(MIGRATIONS, start=1):
         if number <= current:
             continue
+        sql, step = migration if isinstance(migration, tuple) else (migration, None)
         async with db.transaction() as tx:
             for statement in statements(sql, db.dialect):
                 await tx.execute(statement)
+            if step is not None:
+                await step(tx)
             await tx.execute("INSERT INTO schema_version (version) VALUES (?)", number)
     return len(MIGRATIONS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qrstream.apidoc import (
+    ADMIN,
     ERROR,
     SDK,
     STR,
@@ -11,6 +12,8 @@ from qrstream.apidoc import (
     json_ok,
     obj,
     operation,
+    page_of,
+    page_params,
     path_param,
     qr_image_ok,
     qr_parameters,
@@ -148,6 +151,24 @@ def paths() -> dict[str, Json]:
                         }
                     )
                 ),
+            ),
+        },
+        "/admin/verifications": {
+            "get": operation(
+                "admin",
+                "Verifications (of one status), newest first",
+                {"200": json_ok("A page of verification details.", page_of(ref("Verification")))},
+                ERROR,
+                400,
+                401,
+                429,
+                security=ADMIN,
+                extra={
+                    "parameters": [
+                        *page_params(),
+                        query_param("status", "Keep this status only.", ref("VerificationStatus")),
+                    ]
+                },
             ),
         },
         "/verify": {

@@ -13,13 +13,18 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from qrstream.errors import BadRequest, Conflict
+from qrstream.paging import page_request
 from qrstream.qr.options import QrOptions
 from qrstream.tasks import TaskSet
 from qrstream.verifications.expiry import sweep_forever
 from qrstream.verifications.keys import VERIFICATIONS
 from qrstream.verifications.records import (
+    COMPLETED,
+    EXPIRED,
+    FAILED,
     FINAL,
     GENERATED,
+    IN_PROGRESS,
     check_request,
     check_result,
     check_resume_token,
@@ -29,11 +34,11 @@ from qrstream.verifications.records import (
 )
 from qrstream.verifications.service import Verifications
 from qrstream.web import qrimage
-from qrstream.web.auth import require_sdk_key
+from qrstream.web.auth import require_admin, require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.limits import capped_websocket
-from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
+from qrstream.web.policy import ADMIN, Guess, RoutePolicy, Routes, claim_prefix
 from qrstream.web.static import page
 from qrstream.web.ws import HUB, close_quietly
 
@@ -123,6 +128,20 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
+STATUSES = (GENERATED, IN_PROGRESS, COMPLETED, FAILED, EXPIRED)
+
+
+async def admin_list(request: web.Request) -> web.Response:
+    """GET /admin/verifications[?status&limit&after]: details of each, newest first (admin key)."""
+    require_admin(request)
+    paging = page_request(request.query, str)
+    status = request.query.get("status")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", field="status")
+    found, after = await request.app[VERIFICATIONS].page(paging, status)
+    return json_response({"items": [v.details() for v in found], "next": after})
+
+
 async def portal(request: web.Request) -> web.FileResponse:
     """The verification portal; neither the GET nor its script changes state until a person
     presses Start (mail scanners and link checkers open links, and some run their scripts)."""
@@ -164,3 +183,4 @@ def setup(app: web.Application) -> None:
     routes.post("/api/verification/{id}/start", start, name="verification-start", policy=PORTAL_API)
     routes.post("/api/verification/{id}/complete", complete, name="verification-complete", policy=PORTAL_API)
     routes.get("/verify", portal, name="verify-portal", policy=PORTAL_PAGE)  # HEAD too: link previews
+    routes.get("/admin/verifications", admin_list, name="admin-verification-list", policy=ADMIN)

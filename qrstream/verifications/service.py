@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from qrstream.errors import Conflict, Forbidden, NotFound
 from qrstream.outbox import Change
+from qrstream.paging import PageRequest, fetch_page
 from qrstream.services import Services
 from qrstream.verifications.records import (
     EXPIRED,
@@ -52,6 +53,7 @@ class Verifications:
         self._announcer = core.announcer
         self._ttl_s = core.config.verification_ttl_s
         self._webhook_url = core.config.webhook_url or ""
+        self._events = core.events
 
     async def create(
         self, extra_data: dict[str, Any] | None = None, return_url: str | None = None
@@ -71,7 +73,36 @@ class Verifications:
             now,
             verification.expires_at,
         )
+        await self._events.verification(verification.id, GENERATED, now)
         return verification
+
+    async def page(
+        self, request: PageRequest, status: str | None = None
+    ) -> tuple[list[Verification], str | None]:
+        """One page of verifications (of one status, as of now), newest first (CONTRACT §7).
+        One whose time is up is expired on the spot, as a single read would."""
+        now = self._clock.now()
+        where: list[str] = []
+        args: list[Any] = []
+        if status == EXPIRED:
+            where.append("(status = ? OR (status IN (?, ?) AND expires_at <= ?))")
+            args += [EXPIRED, *OPEN, now]
+        elif status in OPEN:
+            where.append("status = ? AND expires_at > ?")
+            args += [status, now]
+        elif status is not None:
+            where.append("status = ?")
+            args.append(status)
+        page = await fetch_page(
+            self._db, request, select="SELECT * FROM verifications", where=where, args=args
+        )
+        found = []
+        for row in page.rows:
+            verification = Verification.from_row(row)
+            if verification.status in OPEN and verification.expires_at <= now:
+                verification = await self._expire(verification.id) or await self.get(verification.id)
+            found.append(verification)
+        return found, page.next
 
     async def get(self, verification_id: str) -> Verification:
         """The verification as of now (expiring it on the spot when due), or NotFound."""
@@ -171,6 +202,7 @@ class Verifications:
             await self._announcer.announce(topic(verification.id), text, final=final)
         except Exception:  # the move has committed; a bus hiccup must not undo the answer
             log.exception("could not publish the change of %s", verification_id)
+        await self._events.verification(verification.id, verification.status, verification.updated_at)
         return verification
 
     async def expire_due(self) -> int:

@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 from qrstream.cards import routes as cards
 from qrstream.clock import Clock, SystemClock
 from qrstream.config import Config
+from qrstream.console import routes as console
 from qrstream.instances import routes as instances
 from qrstream.instances.service import instance_webhook
 from qrstream.redact import protect_logs
@@ -66,6 +67,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     verifications.setup(app)
     instances.setup(app)
     webhooks.setup(app, instance_webhook=instance_webhook)  # the instances family's lookup
+    console.setup(app)
     pages.setup(app)
     static.setup(app)
     return app

@@ -24,6 +24,7 @@ from qrstream.apidoc import (
     typed_ok,
 )
 from qrstream.cards import openapi as cards
+from qrstream.console import openapi as console
 from qrstream.instances import openapi as instances
 from qrstream.verifications import openapi as verifications
 from qrstream.web.http import dumps
@@ -138,6 +139,7 @@ def build(base_url: str) -> Json:
         verifications.paths(),
         instances.green_paths(),
         instances.link_paths(),
+        console.paths(),
     ):
         paths.update(part)
     return {

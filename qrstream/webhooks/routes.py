@@ -56,6 +56,7 @@ async def sender_ctx(app: web.Application, instance_webhook: InstanceWebhookOf) 
         instance_webhook=functools.partial(instance_webhook, svc.db),
         default_url=svc.config.webhook_url or "",
         concurrency=CONCURRENCY,
+        events=svc.events,
     )
     app[WEBHOOKS] = sender
     try:

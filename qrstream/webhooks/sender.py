@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from qrstream.admin_events import AdminEvents
 from qrstream.clock import Clock
 from qrstream.destinations import NOT_ALLOWED
 from qrstream.outage import RoundFailures
@@ -122,8 +123,10 @@ class WebhookSender:
         lease_s: float = 60.0,
         concurrency: int = 32,
         max_workers: int = 10_000,
+        events: AdminEvents | None = None,
     ) -> None:
         self.db = db
+        self._events = events
         self.clock = clock
         self.policy = policy
         self.rng = rng if rng is not None else random.Random()
@@ -285,3 +288,5 @@ class WebhookSender:
                 now - created_at,
                 error,
             )
+        if self._events is not None:
+            await self._events.webhook_failed(url, error, now)
