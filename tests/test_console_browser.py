@@ -440,6 +440,31 @@ async def test_verifications_by_status_live(browser: Any, live: Live) -> None:
     await page.close()
 
 
+async def test_failed_webhooks_show_up_live_with_their_reason(
+    browser: Any, live_config: Config, shots: Shots
+) -> None:
+    """A delivery refused for its destination appears in the failed list by itself, with its reason."""
+    async with live_server(live_config.replace(webhook_allow_private=False)) as live:
+        page = await signed_in(browser, live)
+        watched = watch(page)
+        await page.get_by_role("button", name="Failed webhooks").click()
+        await expect(page.locator("#webhook-empty")).to_be_visible()
+        url = "http://localhost:9/hook"
+        status, made = await api("POST", f"{live.url}/admin/instances", admin=True, json={"webhookUrl": url})
+        assert status == 201, made
+        instance = (made["idInstance"], made["apiTokenInstance"])
+        status, _ = await api("GET", f"{live.url}/waInstance{instance[0]}/reboot/{instance[1]}")
+        assert status == 200
+        row = page.locator("#webhook-list li").first
+        await expect(row.locator(".url")).to_have_text(url)
+        await expect(row.locator(".reason")).to_have_text("destination not allowed")
+        await expect(row).to_contain_text(f"stateInstanceChanged of instance {instance[0]}, 1 try")
+        await expect(page.locator("#status")).to_contain_text(f"A webhook to {url} was given up")
+        await shots.take(page, "console-failed-webhooks")
+        watched.check()
+        await page.close()
+
+
 async def test_the_console_fits_a_phone_and_works_with_the_keyboard(
     browser: Any, live: Live, shots: Shots
 ) -> None:

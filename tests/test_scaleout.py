@@ -332,3 +332,26 @@ async def test_a_pairing_link_made_on_one_process_streams_and_dies_on_the_other(
         assert await resp.json() == {"isLogout": True}
     async with http.get(f"{b.url}{second}") as resp:
         assert resp.status == 410
+
+
+async def test_an_event_ticket_from_one_process_opens_the_stream_on_another(
+    start: Start, http: aiohttp.ClientSession, postgres_url: str, redis_url: str
+) -> None:
+    """Two run.py processes: a ticket made by A opens B's admin event stream (once only, on either),
+    and B's stream tells what happens through A."""
+    a, b = start(2, postgres_url, redis_url)
+    async with http.post(f"{a.url}/admin/events/ticket", headers=ADMIN) as resp:
+        assert resp.status == 201
+        ticket = (await resp.json())["ticket"]
+    on_b = await http.ws_connect(f"{b.url}/admin/events?ticket={ticket}")
+    for server in (a, b):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{server.url}/admin/events?ticket={ticket}")
+        assert refused.value.status == 401
+    instance = await new_instance(http, a)
+    async with http.post(f"{a.url}{await rest_qr(http, a, instance)}", json={"phone": PHONE}) as resp:
+        assert resp.status == 200, await resp.text()
+    while (event := await message(on_b))["type"] != "instance" or event["stateInstance"] != "authorized":
+        pass  # the instance's creation comes first
+    assert event["idInstance"] == instance[0]
+    await on_b.close()
