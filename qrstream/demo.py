@@ -60,21 +60,26 @@ async def _demo_verification(app: web.Application, ids: dict[str, Any]) -> str:
 async def create_demo(app: web.Application) -> str:
     """Make (or find) the demo objects and say how to use them."""
     services = app[SERVICES]
-    base = services.base_url
+    links = services.links
     ids = await _demo_ids(app)
     verification_id = await _demo_verification(app, ids)
     instance = await app[INSTANCES].get(int(ids["instance"]))
     if instance is None:
         return "demo: the demo instance was deleted; remove the 'demo_objects' setting to make a new one"
     sdk = "$SDK_KEY" if services.config.sdk_keys else "<set QRSTREAM_SDK_KEYS first>"
+    card = str(ids["card"])
+    instance_qr = links.url("instance-qr", id=str(instance.id), token=instance.token)
+    portal = links.url("verify-portal", query={"verification_id": verification_id})
     return "\n".join(
         [
-            "demo: pairing page   " + f"{base}/pair#id={instance.id}&token={instance.token}",
-            "demo: instance QR    " + f"curl {base}/waInstance{instance.id}/qr/{instance.token}",
-            "demo: card page      " + f"{base}/c/{ids['card']}",
-            "demo: card QR        " + f"curl -X POST {base}/v1/public/card/{ids['card']}/qr-code",
-            "demo: verification   " + f"{base}/verify?verification_id={verification_id}",
-            "demo: its QR         " + f"curl -H 'X-SDK-Key: {sdk}' "
-            f"{base}/api/get-verification-qrcode/{verification_id} -o qr.png",
+            "demo: pairing page   " + links.url("pair") + f"#id={instance.id}&token={instance.token}",
+            "demo: instance QR    " + f"curl {instance_qr}",
+            "demo: card page      " + links.url("card-page", uuid=card),
+            "demo: card QR        " + "curl -X POST " + links.url("card-qr-code", uuid=card),
+            "demo: verification   " + portal,
+            "demo: its QR         "
+            + f"curl -H 'X-SDK-Key: {sdk}' "
+            + links.url("verification-qrcode", id=verification_id)
+            + " -o qr.png",
         ]
     )

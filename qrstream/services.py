@@ -20,6 +20,7 @@ from qrstream.bus import Bus, open_bus
 from qrstream.clock import Clock
 from qrstream.config import Config
 from qrstream.leases import Leases, leases_for
+from qrstream.links import LinkFor, Links, RoutePaths
 from qrstream.outbox import Outbox
 from qrstream.qr.render import QrRenderer
 from qrstream.store import Database, open_database
@@ -51,6 +52,8 @@ class Services:
     renderer: QrRenderer
     secrets: Secrets
     base_url: str
+    links: LinkFor
+    """Absolute links to the server's named routes under `base_url` (what QR codes and answers hold)."""
     outbox: Outbox
     """Notifications written in a change's transaction, and the webhook sender's doorbell."""
     announcer: Announcer
@@ -85,10 +88,13 @@ async def load_secrets(db: Database, config: Config) -> Secrets:
 
 
 @asynccontextmanager
-async def open_services(config: Config, clock: Clock, *, envelope: Envelope) -> AsyncIterator[Services]:
+async def open_services(
+    config: Config, clock: Clock, *, envelope: Envelope, paths: RoutePaths
+) -> AsyncIterator[Services]:
     """Open the store, the bus and the render pool and load the secrets; close them all on exit.
     Raises StoreError for a bad database, BusError for an unreachable bus. `envelope` is the
-    websocket hub's bus message format, for the announcer."""
+    websocket hub's bus message format, for the announcer; `paths` the router's named paths,
+    for the links."""
     async with AsyncExitStack() as opened:
         db = await open_database(config.db)
         opened.push_async_callback(db.close)
@@ -99,6 +105,7 @@ async def open_services(config: Config, clock: Clock, *, envelope: Envelope) -> 
         if executor is not None:
             opened.callback(executor.shutdown, wait=False, cancel_futures=True)
         announcer = Announcer(bus, envelope)
+        base_url = config.base_url()
         yield Services(
             config=config,
             clock=clock,
@@ -106,7 +113,8 @@ async def open_services(config: Config, clock: Clock, *, envelope: Envelope) -> 
             bus=bus,
             renderer=QrRenderer(executor=executor),
             secrets=secrets,
-            base_url=config.base_url(),
+            base_url=base_url,
+            links=Links(base_url, paths),
             outbox=Outbox(db),
             announcer=announcer,
             events=AdminEvents(announcer),

@@ -35,7 +35,7 @@ def _found(card: Card | None) -> Card:
 
 
 def _card_response(request: web.Request, card: Card, status: int = 200) -> web.Response:
-    return json_response(card.admin_json(services(request).base_url), status=status)
+    return json_response(card.admin_json(services(request).links), status=status)
 
 
 async def create_card(request: web.Request) -> web.Response:
@@ -56,8 +56,8 @@ async def list_cards(request: web.Request) -> web.Response:
     if len(query) > MAX_QUERY_LENGTH or not query.isprintable():
         raise BadRequest(f"q must be at most {MAX_QUERY_LENGTH} printable characters", field="q")
     cards, after = await request.app[CARDS].page(paging, query)
-    base_url = services(request).base_url
-    items = [{**card.admin_json(base_url), "scans": scans} for card, scans in cards]
+    links = services(request).links
+    items = [{**card.admin_json(links), "scans": scans} for card, scans in cards]
     return json_response({"items": items, "next": after})
 
 

@@ -1,7 +1,7 @@
 """Offline card QR codes: Laravel-style signed URLs, and the vCard that fits in one QR.
 
 The signature is HMAC-SHA256 (lowercase hex) over the absolute URL
-`<base>/v1/public/card/<uuid>/qr-code/offline?expires=<n>`, as Laravel's
+`<public-url>/v1/public/card/<uuid>/qr-code/offline?expires=<n>`, as Laravel's
 `URL::temporarySignedRoute` makes it. The first signing key signs; every key
 verifies, so keys can be rotated. Time is read only from the injected clock.
 """
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from qrstream.cards.vcard import Contact, render
 from qrstream.errors import InvalidSignature
+from qrstream.links import LinkFor
 from qrstream.signing import hmac_hex, signature_matches
 
 # Bytes one QR code holds at error-correction level M (version 40, byte mode).
@@ -21,20 +22,21 @@ _EXPIRES = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 
 
-def signed_url(base_url: str, card_uuid: str, expires: int | str) -> str:
-    """The URL the signature covers."""
-    return f"{base_url}/v1/public/card/{card_uuid}/qr-code/offline?expires={expires}"
+def signed_url(links: LinkFor, card_uuid: str, expires: int | str) -> str:
+    """The URL the signature covers: `<public-url>/v1/public/card/<uuid>/qr-code/offline?expires=<n>`
+    (a canonical UUID and digits: nothing in it is quoted, so it is exactly that text)."""
+    return links.url("card-offline-qr", uuid=card_uuid, query={"expires": str(expires)})
 
 
-def sign(base_url: str, card_uuid: str, *, key: str, now: float, ttl_s: float) -> str:
+def sign(links: LinkFor, card_uuid: str, *, key: str, now: float, ttl_s: float) -> str:
     """The query string `expires=<n>&signature=<hex>` valid for `ttl_s` seconds from `now`."""
     expires = int(now + ttl_s)
-    signature = hmac_hex(key, signed_url(base_url, card_uuid, expires))
+    signature = hmac_hex(key, signed_url(links, card_uuid, expires))
     return f"expires={expires}&signature={signature}"
 
 
 def verify(
-    base_url: str,
+    links: LinkFor,
     card_uuid: str,
     *,
     expires: Sequence[str],
@@ -50,7 +52,7 @@ def verify(
     if not _EXPIRES.match(given_expires) or not _SIGNATURE.match(given_signature):
         raise InvalidSignature()
     # The URL as given, like Laravel: `expires=0123` is not the URL that was signed.
-    message = signed_url(base_url, card_uuid, given_expires)
+    message = signed_url(links, card_uuid, given_expires)
     # The signature is checked before the expiry, as Laravel does: the answer for an
     # expired link then says nothing about whether it was ever genuine.
     if not signature_matches(message, given_signature, keys):

@@ -11,6 +11,7 @@ from html import escape
 from aiohttp import web
 
 from qrstream.cards.service import Card
+from qrstream.links import LinkFor
 from qrstream.web.static import PAGE_HEADERS
 
 _TEMPLATE = """<!doctype html>
@@ -64,24 +65,24 @@ def _contact_items(card: Card) -> str:
     return "".join(item + "\n" for item in items)
 
 
-def render_page(card: Card, base_url: str, qr_path: str) -> str:
-    """The card page, with a link to download the vCard and its QR (`qr_path`: the image's path)."""
+def render_page(card: Card, links: LinkFor, image: str) -> str:
+    """The card page, with a link to download the vCard and its QR (`image`: the image's file name)."""
     return _TEMPLATE.format(
         title=_e(card.name),
         name=_e(card.name),
         role=_role(card),
         note=f'<p class="note">{_e(card.note)}</p>\n' if card.note else "",
         contact=_contact_items(card),
-        vcard=_e(f"{base_url}/v1/public/card/{card.uuid}/vcard"),
-        qr_src=_e(qr_path),
-        qr_png=_e(base_url + qr_path),
-        qr_svg=_e(f"{base_url}{qr_path}?format=svg"),
+        vcard=_e(links.url("card-vcard", uuid=card.uuid)),
+        qr_src=_e(links.path("card-qr-image", name=image)),
+        qr_png=_e(links.url("card-qr-image", name=image)),
+        qr_svg=_e(links.url("card-qr-image", name=image, query={"format": "svg"})),
     )
 
 
-def page_response(card: Card, base_url: str, qr_path: str) -> web.Response:
+def page_response(card: Card, links: LinkFor, image: str) -> web.Response:
     return web.Response(
-        text=render_page(card, base_url, qr_path),
+        text=render_page(card, links, image),
         content_type="text/html",
         charset="utf-8",
         headers=PAGE_HEADERS,

@@ -44,7 +44,7 @@ async def public_card(request: web.Request) -> Card:
 
 async def prefetch(request: web.Request) -> web.Response:
     card = await public_card(request)
-    return json_response(card.public_json(services(request).base_url))
+    return json_response(card.public_json(services(request).links))
 
 
 async def download_vcard(request: web.Request) -> web.Response:
@@ -57,22 +57,22 @@ async def download_vcard(request: web.Request) -> web.Response:
     )
 
 
-async def _image_path(request: web.Request, card: Card) -> str:
-    """The path of the card's dynamic QR image as it looks now (recorded, so it can be served)."""
+async def _image_name(request: web.Request, card: Card) -> str:
+    """The file name of the card's dynamic QR image as it looks now (recorded, so it can be served)."""
     svc = services(request)
-    name = await request.app[CARDS].image_name(card, key=svc.secrets.signing_key, base_url=svc.base_url)
-    return f"/media/card_qrcodes/{name}"
+    return await request.app[CARDS].image_name(card, key=svc.secrets.signing_key, links=svc.links)
 
 
 async def card_page(request: web.Request) -> web.Response:
     card = await public_card(request)
-    return page_response(card, services(request).base_url, await _image_path(request, card))
+    return page_response(card, services(request).links, await _image_name(request, card))
 
 
 async def qr_code_url(request: web.Request) -> web.Response:
     """The URL of the card's dynamic QR image; the same while the card and its design are unchanged."""
     card = await public_card(request)
-    return json_response({"url": services(request).base_url + await _image_path(request, card)})
+    name = await _image_name(request, card)
+    return json_response({"url": services(request).links.url("card-qr-image", name=name)})
 
 
 def _etag_matches(header: str, etag: str) -> bool:
@@ -103,7 +103,7 @@ async def qr_code_image(request: web.Request) -> web.Response:
     headers = {"ETag": f'"{tag}"', "Cache-Control": IMMUTABLE}
     if _etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
         return web.Response(status=304, headers=headers)
-    image = await qrimage.render(request, card.link(services(request).base_url), options, defaults)
+    image = await qrimage.render(request, card.link(services(request).links), options, defaults)
     return qrimage.image_response(image, headers)
 
 
@@ -122,7 +122,7 @@ async def follow_link(request: web.Request) -> web.Response:
             user_agent=headers.get("User-Agent", ""),
             referer=headers.get("Referer"),
         )
-    target = ascii_url(card.target) if card.target else card.public_url(services(request).base_url)
+    target = ascii_url(card.target) if card.target else card.public_url(services(request).links)
     return web.Response(status=302, headers={"Location": target, **NO_STORE})
 
 
@@ -131,7 +131,7 @@ async def offline_signature(request: web.Request) -> web.Response:
     card = await public_card(request)
     svc = services(request)
     query = offline.sign(
-        svc.base_url,
+        svc.links,
         card.uuid,
         key=svc.secrets.signing_key,
         now=svc.clock.now(),
@@ -146,7 +146,7 @@ async def offline_qr(request: web.Request) -> web.Response:
     card = await public_card(request)
     svc = services(request)
     offline.verify(
-        svc.base_url,
+        svc.links,
         card.uuid,
         expires=request.query.getall("expires", []),
         signature=request.query.getall("signature", []),

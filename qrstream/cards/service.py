@@ -29,6 +29,7 @@ from qrstream.cards.fields import FIELDS
 from qrstream.cards.recorder import Scan, ScanRecorder
 from qrstream.cards.vcard import Contact
 from qrstream.clock import Clock
+from qrstream.links import LinkFor
 from qrstream.paging import PageRequest, fetch_page, like_pattern, name_key
 from qrstream.qr.options import DEFAULT_LOOK, Look, look_from_text, look_to_text
 from qrstream.signing import hmac_hex
@@ -80,23 +81,24 @@ class Card:
     def contact(self) -> Contact:
         return Contact(**self.fields())  # type: ignore[arg-type]
 
-    def public_url(self, base_url: str) -> str:
-        return f"{base_url}/c/{self.uuid}"
+    def public_url(self, links: LinkFor) -> str:
+        """The card's page: `<public-url>/c/<uuid>`."""
+        return links.url("card-page", uuid=self.uuid)
 
-    def link(self, base_url: str) -> str:
-        """The dynamic link printed in the QR code."""
-        return f"{base_url}/q/{self.code}"
+    def link(self, links: LinkFor) -> str:
+        """The dynamic link printed in the QR code: `<public-url>/q/<code>`."""
+        return links.url("card-link", code=self.code)
 
-    def admin_json(self, base_url: str) -> dict[str, Any]:
+    def admin_json(self, links: LinkFor) -> dict[str, Any]:
         return {
             "uuid": self.uuid,
             **self.fields(),
             "target": self.target,
-            "publicUrl": self.public_url(base_url),
+            "publicUrl": self.public_url(links),
             "design": self.design.json(),
         }
 
-    def public_json(self, base_url: str) -> dict[str, Any]:
+    def public_json(self, links: LinkFor) -> dict[str, Any]:
         """The prefetch shape of the reference API."""
         return {
             "uuid": self.uuid,
@@ -107,7 +109,7 @@ class Card:
             "email": self.email,
             "phone": self.phone,
             "website": self.website,
-            "publicUrl": self.public_url(base_url),
+            "publicUrl": self.public_url(links),
         }
 
 
@@ -238,15 +240,15 @@ class CardService:
         )
         return await self.get(card_uuid) if updated else None
 
-    async def image_name(self, card: Card, *, key: str, base_url: str) -> str:
+    async def image_name(self, card: Card, *, key: str, links: LinkFor) -> str:
         """`<revision>-<hash>.png` for the card's dynamic QR image, recorded so it can be served.
 
-        The hash covers what the image shows (the link under `base_url`, the design) and
+        The hash covers what the image shows (the link under the public URL, the design) and
         the revision, so the name is the same on every call while none of them changes.
         (The default design adds nothing to the hash: those names are what they always were.)
         """
         design = look_to_text(card.design)
-        shown = f"card-qrcode\n{card.uuid}\n{card.revision}\n{card.link(base_url)}"
+        shown = f"card-qrcode\n{card.uuid}\n{card.revision}\n{card.link(links)}"
         digest = hmac_hex(key, shown + (f"\n{design}" if design else ""))[:IMAGE_HASH_LENGTH]
         await self._db.execute(
             "INSERT INTO card_images (hash, card_uuid, revision, design, created_at)"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from qrstream.errors import BadRequest
 from qrstream.instances import pairing
+from qrstream.links import LinkFor
 from qrstream.oncecache import OnceCache
 from qrstream.qr.render import QrRenderer, QrSpec
 
@@ -46,11 +47,11 @@ class Frames:
     """
 
     def __init__(
-        self, renderer: QrRenderer, secret: str, base_url: str, period: float, *, capacity: int = 16384
+        self, renderer: QrRenderer, secret: str, links: LinkFor, period: float, *, capacity: int = 16384
     ) -> None:
         self._renderer = renderer
         self._secret = secret
-        self._base_url = base_url.rstrip("/")
+        self._links = links
         self.period = period
         self._frames: OnceCache[FrameKey, Frame] = OnceCache(capacity)
         self.made: Counter[str] = Counter()
@@ -69,7 +70,7 @@ class Frames:
     async def _make(self, key: FrameKey) -> Frame:
         instance_id, generation, window, fmt = key
         code = pairing.make_code(self._secret, instance_id, generation, window)
-        link = f"{self._base_url}/link/{code}"  # the phone's pairing page for this window
+        link = self._links.url("link-page", code=code)  # the phone's pairing page for this window
         if fmt == RAW:
             message = link
         elif fmt == SVG:

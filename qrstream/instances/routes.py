@@ -141,7 +141,8 @@ async def create_pairing_link(request: web.Request) -> web.Response:
     instance = await _instance(request)
     ttl = parse_ttl(await read_json_object(request, allow_empty=True))
     ticket, expires_at = await request.app[PAIRING_LINKS].create(instance.id, ttl)
-    return json_response({"url": f"{services(request).base_url}/p/{ticket}", "expiresAt": iso(expires_at)})
+    url = services(request).links.url("pairing-link-page", ticket=ticket)
+    return json_response({"url": url, "expiresAt": iso(expires_at)})
 
 
 async def instances_context(app: web.Application) -> AsyncIterator[None]:
@@ -150,7 +151,7 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
     secret, _ = await get_or_create(core.db, "pairing_secret")
     async with TaskSet() as tasks:  # the rotations and the ends of reboots, stopped as this exits
         instances = Instances(core, Inbox(core.db, core.clock, core.bus), tasks)
-        frames = Frames(core.renderer, secret, core.base_url, core.config.qr_refresh_s)
+        frames = Frames(core.renderer, secret, core.links, core.config.qr_refresh_s)
         app[INSTANCES] = instances
         app[FRAMES] = frames
         app[LINKING] = Linking(instances, frames, secret)

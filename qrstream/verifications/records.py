@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qrstream.errors import BadRequest
+from qrstream.links import LinkFor
 from qrstream.store import Row
 from qrstream.urls import is_http_url
 
@@ -57,9 +58,9 @@ def resume_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def portal_url(base_url: str, verification_id: str) -> str:
-    """The portal link a verification's QR code holds."""
-    return f"{base_url}/verify?verification_id={verification_id}"
+def portal_url(links: LinkFor, verification_id: str) -> str:
+    """The portal link a verification's QR code holds: `<public-url>/verify?verification_id=<id>`."""
+    return links.url("verify-portal", query={"verification_id": verification_id})
 
 
 def iso(ts: float) -> str:

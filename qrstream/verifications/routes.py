@@ -63,7 +63,7 @@ async def generate(request: web.Request) -> web.Response:
     body = {
         "verificationId": verification.id,
         "status": verification.status,
-        "url": portal_url(services(request).base_url, verification.id),
+        "url": portal_url(services(request).links, verification.id),
         "expiresAt": iso(verification.expires_at),
     }
     return json_response(body, status=201)
@@ -80,7 +80,7 @@ async def qrcode(request: web.Request) -> web.Response:
     if verification.status != GENERATED:
         raise Conflict(QR_CONFLICT, current_status=verification.status)
     options = qrimage.requested(request, QR_DEFAULTS)
-    url = portal_url(services(request).base_url, verification.id)
+    url = portal_url(services(request).links, verification.id)
     image = await qrimage.render(request, url, options, QR_DEFAULTS)
     return qrimage.image_response(image, {"Cache-Control": "no-store"})
 

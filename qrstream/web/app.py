@@ -19,6 +19,7 @@ from qrstream.services import open_services
 from qrstream.verifications import routes as verifications
 from qrstream.web import health, limits, metrics, openapi, pages, pipeline, policy, static
 from qrstream.web.keys import SERVICES, WEBSOCKETS
+from qrstream.web.links import RouterPaths
 from qrstream.web.peers import PEERS, PeerGuard
 from qrstream.web.ws import HUB, Hub, close_quietly, envelope
 from qrstream.webhooks import routes as webhooks
@@ -42,7 +43,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     the_clock = clock if clock is not None else SystemClock()
 
     async def core(app: web.Application) -> AsyncIterator[None]:
-        async with open_services(config, the_clock, envelope=envelope) as services:
+        async with open_services(
+            config, the_clock, envelope=envelope, paths=RouterPaths(app.router)
+        ) as services:
             app[SERVICES] = services
             app[HUB] = Hub(services.bus)
             unprotect = protect_logs(
