@@ -17,17 +17,21 @@ from typing import Protocol
 class RoutePaths(Protocol):
     """Origin-relative paths of named routes (the web layer's router)."""
 
-    def path(self, name: str, /, *, query: Mapping[str, str] | None = None, **parts: str) -> str:
+    def route_path(self, name: str, parts: Mapping[str, str], query: Mapping[str, str] | None) -> str:
         """The path of route `name` with its `{parts}` filled in (quoted) and `query` after a `?`.
         Raises KeyError for an unknown route name or a missing part."""
         ...
 
 
-class LinkFor(RoutePaths, Protocol):
-    """What a family is handed to build links to routes."""
+class LinkFor(Protocol):
+    """What a family is handed to build links to its routes, by route name."""
+
+    def path(self, name: str, /, *, query: Mapping[str, str] | None = None, **parts: str) -> str:
+        """The origin-relative path of route `name` (`/c/<uuid>`), `query` after a `?`."""
+        ...
 
     def url(self, name: str, /, *, query: Mapping[str, str] | None = None, **parts: str) -> str:
-        """The absolute URL of route `name` under the public URL (as `path`, prefixed)."""
+        """The absolute URL of route `name` under the public URL (`<public-url>/c/<uuid>`)."""
         ...
 
 
@@ -41,7 +45,7 @@ class Links:
         self._paths = paths
 
     def path(self, name: str, /, *, query: Mapping[str, str] | None = None, **parts: str) -> str:
-        return self._paths.path(name, query=query, **parts)
+        return self._paths.route_path(name, parts, query)
 
     def url(self, name: str, /, *, query: Mapping[str, str] | None = None, **parts: str) -> str:
-        return self.base_url + self._paths.path(name, query=query, **parts)
+        return self.base_url + self._paths.route_path(name, parts, query)

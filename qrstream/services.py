@@ -1,4 +1,4 @@
-"""The shared core every API family receives: settings, clock, store, bus, renderer, secrets, outbox.
+"""The shared core every API family receives: settings, clock, store, bus, renderer, secrets, links, outbox.
 
 `open_services` opens it before any family starts and closes it after the last one
 stopped: it owns the store, the bus and the render pool. The core itself is frozen:
