@@ -1,22 +1,30 @@
 """Many-instances benchmark: N instances, each watched by one subscriber, rotating every 20 s.
 
-For each N (default 1k, 5k) a fresh server (`run.py`, default 20 s refresh) gets N
+For each N (default 1k, 5k, 10k) a fresh server (`run.py`, default 20 s refresh) gets N
 instances and one bare-asyncio subscriber each. Over the observation period the
 server's event-loop lag comes from two scrapes of `/metrics`
 (`qrstream_event_loop_lag_seconds`, sampled every 50 ms), and every window end of
 every instance (`pairing.window_end`, computed here as the server does) is checked
 (after a warm-up, default one period, past the burst of connections):
-a frame arriving more than 1 s after it is late, none at all is missed.
+a frame arriving more than 1 s after it is late, none at all is missed. Each subscriber's
+frames are also checked one after the other: a gap longer than 21 s between two consecutive
+frames (or from the last frame to the end of the observation) is counted, with the worst one.
+`--profile DIR` records the server with `py-spy record` over each observation (an SVG per size).
 
-    .venv/bin/python bench/instances.py [--instances 1000,5000] [--observe 45]
+    .venv/bin/python bench/instances.py [--instances 1000,5000,10000] [--observe 60] [--profile /tmp]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import fixtures
@@ -30,6 +38,7 @@ from stats import percentile, table
 from qrstream.instances import pairing
 
 LATE_S = 1.0
+GAP_S = 21.0
 
 
 @dataclass
@@ -43,6 +52,8 @@ class ManyResult:
     missed: int
     delay_p99_ms: float
     delay_max_ms: float
+    gaps: int
+    gap_max_s: float
     cpu_share: float
 
 
@@ -80,7 +91,34 @@ def check_turns(
     return delays, missed
 
 
-async def measure(n: int, period: float, observe: float, warmup: float, source_base: int) -> ManyResult:
+def check_gaps(subs: list[wsclient.Subscriber], start: float, stop: float) -> tuple[int, float]:
+    """Gaps longer than GAP_S between consecutive frames of each subscriber that end within
+    [start, stop] (the last frame to `stop` included), and the longest gap seen."""
+    gaps, worst = 0, 0.0
+    for sub in subs:
+        times = [m.at for m in sub.messages if m.at <= stop]
+        ends = [*times, stop]
+        for before, after in itertools.pairwise(ends):
+            if after < start:
+                continue
+            gap = after - before
+            worst = max(worst, gap)
+            gaps += gap > GAP_S
+    return gaps, worst
+
+
+def start_profile(pid: int, seconds: float, out: str) -> subprocess.Popen[bytes]:
+    """`py-spy record` on the server for `seconds` (its own process, so it costs the bench nothing)."""
+    command = ["py-spy", "record", "--pid", str(pid), "-d", str(round(seconds)), "-o", out, "-r", "50"]
+    spy = Path(sys.executable).parent / "py-spy"
+    if spy.exists():
+        command[0] = str(spy)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def measure(
+    n: int, period: float, observe: float, warmup: float, source_base: int, profile: str | None
+) -> ManyResult:
     with Server(env={**server_env(period), "QRSTREAM_LOG_LEVEL": "WARNING"}) as server:
         host, port = server.host_port.rsplit(":", 1)
         started = time.monotonic()
@@ -97,6 +135,10 @@ async def measure(n: int, period: float, observe: float, warmup: float, source_b
         async with aiohttp.ClientSession() as session:
             before = await scrape.lag_histogram(session, server.url)
             cpu_before, start = cpu_seconds(server.pid), time.time()
+            load = os.getloadavg()[0]
+            spy = None
+            if profile is not None:
+                spy = start_profile(server.pid, observe, str(Path(profile) / f"instances-{n}.svg"))
             await asyncio.sleep(observe)
             stop = time.time()
             cpu = cpu_seconds(server.pid) - cpu_before
@@ -104,12 +146,16 @@ async def measure(n: int, period: float, observe: float, warmup: float, source_b
         await asyncio.sleep(period)  # frames due just before `stop` still arrive
         rss = rss_bytes(server.pid)
         delays, missed = check_turns(instances, subs, start, stop - LATE_S, period)
+        gaps, gap_max = check_gaps(subs, start, stop)
+        if spy is not None:
+            spy.wait()
         for sub in subs:
             sub.close()
         await asyncio.sleep(0.5)
     print(
         f"  {n} instances: created in {created_s:.1f} s, subscribed in {connected_s:.1f} s;"
-        f" server RSS {rss / 2**20:.0f} MiB; {len(delays) + missed} window turns observed"
+        f" server RSS {rss / 2**20:.0f} MiB; {len(delays) + missed} window turns observed;"
+        f" load average {load:.2f} when the observation began, {os.getloadavg()[0]:.2f} after it"
     )
     return ManyResult(
         instances=n,
@@ -121,15 +167,18 @@ async def measure(n: int, period: float, observe: float, warmup: float, source_b
         missed=missed,
         delay_p99_ms=percentile(delays, 99) * 1000,
         delay_max_ms=max(delays, default=float("nan")) * 1000,
+        gaps=gaps,
+        gap_max_s=gap_max,
         cpu_share=cpu / (stop - start),
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", default="1000,5000")
+    parser.add_argument("--instances", default="1000,5000,10000")
     parser.add_argument("--period", type=float, default=20.0, help="QRSTREAM_QR_REFRESH_S")
-    parser.add_argument("--observe", type=float, default=45.0, help="seconds observed per size")
+    parser.add_argument("--observe", type=float, default=60.0, help="seconds observed per size")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy record the server into DIR/instances-N.svg")
     parser.add_argument(
         "--warmup", type=float, default=20.0, help="seconds between subscribing and observing"
     )
@@ -138,7 +187,7 @@ def main() -> None:
     counts = [int(c) for c in args.instances.split(",")]
     print(f"open-file limit {limit}; period {args.period:g} s; observing {args.observe:g} s per size")
     results = [
-        asyncio.run(measure(n, args.period, args.observe, args.warmup, source_base=50 + 10 * i))
+        asyncio.run(measure(n, args.period, args.observe, args.warmup, 50 + 10 * i, args.profile))
         for i, n in enumerate(counts)
     ]
     rows = [
@@ -152,14 +201,18 @@ def main() -> None:
             r.missed,
             r.delay_p99_ms,
             r.delay_max_ms,
+            r.gaps,
+            f"{r.gap_max_s:.2f}",
             r.cpu_share,
-            "yes" if r.lag_p99_ms <= 20 and not r.late and not r.missed else "NO",
+            "yes" if r.lag_p99_ms <= 20 and not r.late and not r.missed and not r.gaps else "NO",
         ]
         for r in results
     ]
     print("\nloop lag from /metrics buckets; a frame > 1 s after its window end is late")
     header = ["instances", "lag p50 ms", "lag p99 ms", "samples", "turns", "late", "missed"]
-    print(table([*header, "delay p99 ms", "delay max ms", "server CPU share", "met?"], rows))
+    after = ["delay p99 ms", "delay max ms", "gaps > 21 s", "worst gap s", "server CPU share", "met?"]
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(table([*header, *after], rows))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ class Leases(Protocol):
         """Take or renew the lease `name` for `ttl_s` seconds; False while another process holds it."""
         ...
 
+    async def claim_many(self, names: list[str], ttl_s: float) -> list[bool]:
+        """`claim` for each name, in one trip: whether each was won, in order."""
+        ...
+
     async def release(self, name: str) -> None:
         """Give the lease up now, if this process holds it."""
         ...
@@ -33,6 +37,9 @@ class LocalLeases:
 
     async def claim(self, name: str, ttl_s: float) -> bool:
         return True
+
+    async def claim_many(self, names: list[str], ttl_s: float) -> list[bool]:
+        return [True] * len(names)
 
     async def release(self, name: str) -> None:
         return None

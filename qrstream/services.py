@@ -111,7 +111,7 @@ async def open_services(
             clock=clock,
             db=db,
             bus=bus,
-            renderer=QrRenderer(executor=executor),
+            renderer=QrRenderer(executor=executor, workers=config.render_workers),
             secrets=secrets,
             base_url=base_url,
             links=Links(base_url, paths),

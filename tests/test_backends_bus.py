@@ -289,6 +289,38 @@ async def test_a_lease_is_renewed_by_its_owner_and_taken_over_when_released(redi
         await b.close()
 
 
+async def test_many_leases_are_claimed_in_one_trip_with_one_winner_each(redis_url: str) -> None:
+    """claim_many answers per name, in order: what another process holds is refused, the rest is
+    won (and renewed when claimed again by its owner), and it agrees with claim."""
+    a, b = await open_bus(redis_url), await open_bus(redis_url)
+    try:
+        one, two = leases_for(a), leases_for(b)
+        assert await one.claim("rotate:7:3", 5.0)
+        assert await two.claim_many(["rotate:7:2", "rotate:7:3", "rotate:7:3:svg"], 5.0) == [
+            True,
+            False,
+            True,
+        ]
+        assert await one.claim_many(["rotate:7:2", "rotate:7:3", "rotate:7:3:svg"], 5.0) == [
+            False,
+            True,
+            False,
+        ]
+        assert await two.claim_many(["rotate:7:2"], 5.0) == [True]  # its own: renewed
+        assert not await one.claim("rotate:7:3:svg", 5.0)
+        assert await one.claim_many([], 5.0) == []
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_local_leases_grant_every_claim_of_a_batch() -> None:
+    """With the memory bus (one process) every name of a batch is granted, in order."""
+    leases = leases_for(MemoryBus())
+    assert await leases.claim("x", 5.0)
+    assert await leases.claim_many(["x", "y", "x"], 5.0) == [True, True, True]
+
+
 async def test_a_lease_nobody_renews_runs_out(redis_url: str) -> None:
     """A dead owner's lease expires after its time (Redis's clock), and another process takes it."""
     a, b = await open_bus(redis_url), await open_bus(redis_url)

@@ -85,6 +85,20 @@ end
 return 0
 """
 
+CLAIM_MANY = """
+local won = {}
+for i, key in ipairs(KEYS) do
+    local owner = redis.call('GET', key)
+    if owner == false or owner == ARGV[1] then
+        redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+        won[i] = 1
+    else
+        won[i] = 0
+    end
+end
+return won
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
@@ -374,11 +388,19 @@ class RedisLeases:
     def __init__(self, redis: Redis) -> None:
         self.owner = uuid.uuid4().hex
         self._claim = redis.register_script(CLAIM)
+        self._claim_many = redis.register_script(CLAIM_MANY)
         self._release = redis.register_script(RELEASE)
 
     async def claim(self, name: str, ttl_s: float) -> bool:
         ttl_ms = max(1, round(ttl_s * 1000))
         return bool(await self._claim(keys=[f"{PREFIX}lease:{name}"], args=[self.owner, ttl_ms]))
+
+    async def claim_many(self, names: list[str], ttl_s: float) -> list[bool]:
+        if not names:
+            return []
+        ttl_ms = max(1, round(ttl_s * 1000))
+        keys = [f"{PREFIX}lease:{name}" for name in names]
+        return [bool(won) for won in await self._claim_many(keys=keys, args=[self.owner, ttl_ms])]
 
     async def release(self, name: str) -> None:
         await self._release(keys=[f"{PREFIX}lease:{name}"], args=[self.owner])

@@ -67,16 +67,52 @@ class Frames:
         key = (instance_id, generation, window, fmt)
         return await self._frames.get_or_make(key, lambda: self._make(key))
 
-    async def _make(self, key: FrameKey) -> Frame:
-        instance_id, generation, window, fmt = key
+    async def frames(self, keys: list[FrameKey]) -> list[Frame]:
+        """Many frames at once, in order: those not made yet are rendered together (a few trips
+        to the renderer's pool for all of them, instead of one each)."""
+        return await self._frames.get_or_make_many(keys, self._make_many)
+
+    def _pairing(self, instance_id: int, generation: int, window: int) -> tuple[str, str]:
+        """The window's link code and the link its QR holds."""
         code = pairing.make_code(self._secret, instance_id, generation, window)
         link = self._links.url("link-page", code=code)  # the phone's pairing page for this window
+        return code, link
+
+    async def _make(self, key: FrameKey) -> Frame:
+        instance_id, generation, window, fmt = key
+        code, link = self._pairing(instance_id, generation, window)
         if fmt == RAW:
             message = link
         elif fmt == SVG:
             message = (await self._renderer.render(QrSpec(link, format=SVG))).body.decode("ascii")
         else:
             message = (await self._renderer.render(QrSpec(link))).b64
+        return self._frame(key, code, link, message)
+
+    async def _make_many(self, keys: list[FrameKey]) -> list[Frame]:
+        pairs = [
+            self._pairing(instance_id, generation, window) for instance_id, generation, window, _ in keys
+        ]
+        specs = {
+            i: QrSpec(link, format=key[3])
+            for i, (key, (_, link)) in enumerate(zip(keys, pairs, strict=True))
+            if key[3] != RAW
+        }
+        images = dict(zip(specs, await self._renderer.render_many(list(specs.values())), strict=True))
+        made = []
+        for i, (key, (code, link)) in enumerate(zip(keys, pairs, strict=True)):
+            image = images.get(i)
+            if image is None:
+                message = link
+            elif key[3] == SVG:
+                message = image.body.decode("ascii")
+            else:
+                message = image.b64
+            made.append(self._frame(key, code, link, message))
+        return made
+
+    def _frame(self, key: FrameKey, code: str, link: str, message: str) -> Frame:
+        instance_id, generation, window, fmt = key
         text = json.dumps({"type": "qrCode", "message": message}, separators=(",", ":"))
         self.made[fmt] += 1
         return Frame(instance_id, generation, window, fmt, code, link, text)

@@ -1,23 +1,42 @@
-"""Lazy QR rotation: a task per instance that has local websocket subscribers.
+"""Lazy QR rotation: one scheduler for every instance that has local websocket subscribers.
 
-Shortly before an instance's window turns, its task pre-renders the next frame in
-each format its local subscribers read (`png`, `raw`, `svg`); at the turn it publishes
-each frame's text once on the bus topic `instance:<id>`, tagged with its format, and
-the hub sends those same bytes to every local subscriber of that format. The task ends
-when the instance has no local subscriber left, is authorized or is gone. Instances
-nobody watches cost nothing, and neither do formats nobody reads: REST `qr` renders
-the current window on demand (and the frame is cached). With several processes (a
-Redis bus) each format's turn of a window is a lease that one process wins: it renders
-and publishes, the others' subscribers hear the frame on the bus.
+Shortly before an instance's window turns, the next frame is pre-rendered in each format
+its local subscribers read (`png`, `raw`, `svg`); at the turn each frame's text is
+published once on the bus topic `instance:<id>`, tagged with its format, and the hub sends
+those same bytes to every local subscriber of that format. An instance stops rotating when
+it has no local subscriber left, is authorized or is gone. Instances nobody watches cost
+nothing, and neither do formats nobody reads: REST `qr` renders the current window on
+demand (and the frame is cached). With several processes (a Redis bus) each format's turn
+of a window is a lease that one process wins: it renders and publishes, the others'
+subscribers hear the frame on the bus.
+
+Every watched instance is a `_Watch` on one timer heap, driven by one task that waits on
+the injected clock for the earliest entry (no task or timer per instance):
+
+    ensure() ─▶ WAIT ──(end - lead + spread)──▶ PREPARE ──(frames made)──▶ READY ──(end)──▶ PUBLISH
+                  ▲                                                                         │
+                  └──────────────────────── the next window ───────────────────────────────┘
+
+Prepares due within `BATCH_S` of each other are done together: one store query for their
+instances, one trip for their leases, a few trips to the render pool for all their frames.
+Each instance's prepare time is spread over the first half of the lead (by its id), so many
+windows ending at one instant do not render in one burst. A failed prepare or publish (a
+store outage) skips that turn and the instance carries on with the next window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
+import math
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from qrstream.instances.events import topic as topic  # the stream's topic (scanqrcode imports it here)
-from qrstream.instances.frames import FORMATS, PNG, Frames
+from qrstream.instances.frames import FORMATS, PNG, Frame, FrameKey, Frames
 from qrstream.instances.service import AUTHORIZED, Instances
 from qrstream.outage import RoundFailures
 from qrstream.services import Services
@@ -26,104 +45,278 @@ from qrstream.web.ws import Hub, envelope
 
 log = logging.getLogger(__name__)
 
+LEAD_S = 2.0
+"""How long before a window's end its next frames start being made (at most a quarter period)."""
+BATCH_S = 0.05
+"""Prepares due within this much of the earliest are made together."""
+MAX_BATCH = 256
+"""Instances per prepare batch (one store query, one lease trip, a few pool trips)."""
+PUBLISH_SLICE = 200
+"""Frames published between two yields to the event loop."""
+
+_PREPARE, _PUBLISH = "prepare", "publish"
+
+
+@dataclass(eq=False)
+class _Watch:
+    """One watched instance: the window shown now, and the next one's frames once made."""
+
+    instance_id: int
+    window: int
+    ticket: int = -1
+    """The heap entry that may move this watch on (older entries are ignored)."""
+    generation: int = 0
+    tried: tuple[str, ...] = ()
+    made: list[Frame] = field(default_factory=list)
+
 
 class Rotator:
-    """Starts and keeps one rotation task per watched instance."""
+    """Keeps every watched instance rotating, on one timer heap."""
 
     def __init__(
         self, services: Services, hub: Hub, instances: Instances, frames: Frames, tasks: TaskSet
     ) -> None:
-        """`tasks` runs the rotations (owned by the family's cleanup context)."""
+        """`tasks` runs the scheduler and its batches (owned by the family's cleanup context)."""
         self._services = services
         self._hub = hub
         self._instances = instances
         self._frames = frames
         self._background = tasks
-        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._watches: dict[int, _Watch] = {}
+        self._heap: list[tuple[float, int, str, _Watch]] = []
+        self._tickets = itertools.count()
+        self._driver: asyncio.Task[None] | None = None
+        self._alarm: asyncio.Future[None] | None = None
+        self._alarm_at = math.inf
+        self._in_flight = 0
         self._failures = RoundFailures(log, "a QR rotation turn failed; retrying next window")
 
     @property
     def lead(self) -> float:
-        """How long before the turn of a window the next frame is rendered."""
-        return min(1.0, self._frames.period / 4)
+        """How long before the turn of a window the next frame starts being made."""
+        return min(LEAD_S, self._frames.period / 4)
 
     def running(self) -> int:
-        return len(self._tasks)
+        """How many instances rotate here now."""
+        return len(self._watches)
+
+    def idle(self) -> bool:
+        """Nothing to do until the clock moves: no batch in flight, no entry due now."""
+        due = self._heap[0][0] if self._heap else math.inf
+        return self._in_flight == 0 and due > self._services.clock.now()
 
     def ensure(self, instance_id: int) -> None:
         """Make sure the instance rotates (call after a subscriber joined its topic)."""
-        if instance_id not in self._tasks:
+        if instance_id not in self._watches:
             # The window shown now is fixed here, before any wait: the first turn is its end.
             window = self._frames.window_at(instance_id, self._services.clock.now())
-            task = self._background.spawn(self._rotate(instance_id, window), f"rotate-{instance_id}")
-            self._tasks[instance_id] = task
+            watch = _Watch(instance_id, window)
+            self._watches[instance_id] = watch
+            self._wait(watch)
+            if self._driver is None or self._driver.done():
+                self._driver = self._background.spawn(self._run(), "rotations")
+
+    # --- the heap and its one task ----------------------------------------------------------
+
+    def prepare_at(self, instance_id: int, window: int) -> float:
+        """When the frames following `window` start being made: within the first half of the
+        lead, at a point of its own for each instance."""
+        spread = (instance_id * 2654435761 % 1024) / 1024 * self.lead / 2
+        return self._frames.window_end(instance_id, window) - self.lead + spread
+
+    def _wait(self, watch: _Watch) -> None:
+        self._push(self.prepare_at(watch.instance_id, watch.window), _PREPARE, watch)
+
+    def _push(self, due: float, kind: str, watch: _Watch) -> None:
+        watch.ticket = next(self._tickets)
+        heapq.heappush(self._heap, (due, watch.ticket, kind, watch))
+        if due < self._alarm_at and self._alarm is not None:
+            _ring(self._alarm)  # the driver sleeps past this one: wake it
+
+    def _current(self, watch: _Watch, ticket: int) -> bool:
+        return watch.ticket == ticket and self._watches.get(watch.instance_id) is watch
+
+    async def _run(self) -> None:
+        clock = self._services.clock
+        while self._heap or self._watches:
+            due = self._heap[0][0] if self._heap else math.inf
+            now = clock.now()
+            if due > now:
+                await self._sleep(due)
+                continue
+            prepares, publishes = self._due(now)
+            for start in range(0, len(prepares), MAX_BATCH):
+                self._spawn(self._prepare(prepares[start : start + MAX_BATCH]), "rotate-prepare")
+            if publishes:
+                self._spawn(self._publish(publishes), "rotate-publish")
+        self._driver = None
+
+    def _spawn(self, step: Coroutine[Any, Any, None], name: str) -> None:
+        self._in_flight += 1
+        self._background.spawn(self._counted(step), name)
+
+    async def _counted(self, step: Coroutine[Any, Any, None]) -> None:
+        try:
+            await step
+        finally:
+            self._in_flight -= 1
+
+    def _due(self, now: float) -> tuple[list[_Watch], list[_Watch]]:
+        """Take the entries due now, and the prepares due within BATCH_S (made a little early)."""
+        prepares: list[_Watch] = []
+        publishes: list[_Watch] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now + BATCH_S:
+            due, ticket, kind, watch = heap[0]
+            if kind == _PUBLISH and due > now:
+                break  # published at its time, never early
+            heapq.heappop(heap)
+            if self._current(watch, ticket):
+                (prepares if kind == _PREPARE else publishes).append(watch)
+        return prepares, publishes
+
+    async def _sleep(self, due: float) -> None:
+        """Wait on the clock until `due`, or until an earlier entry is pushed."""
+        loop = asyncio.get_running_loop()
+        alarm: asyncio.Future[None] = loop.create_future()
+        self._alarm, self._alarm_at = alarm, due
+        sleeper = None
+        if due != math.inf:
+            sleeper = loop.create_task(self._services.clock.sleep_until(due))
+            sleeper.add_done_callback(lambda _: _ring(alarm))
+        try:
+            await alarm
+        finally:
+            self._alarm, self._alarm_at = None, math.inf
+            if sleeper is not None and not sleeper.done():
+                sleeper.cancel()
+
+    # --- one turn, in two steps -------------------------------------------------------------
 
     def _watched(self, instance_id: int) -> bool:
         return self._hub.count(topic(instance_id)) > 0
 
-    async def _rotate(self, instance_id: int, window: int) -> None:
-        try:
-            while self._watched(instance_id):
-                try:
-                    turned = await self._turn(instance_id, window)
-                except Exception as exc:
-                    # A failed turn (a database hiccup or outage) must not end the stream: try the next.
-                    self._failures.failed(exc)
-                    turned = window + 1
-                else:
-                    self._failures.succeeded()
-                if turned is None:
-                    return
-                window = turned
-        finally:
-            self._tasks.pop(instance_id, None)
+    def _drop(self, watch: _Watch) -> None:
+        if self._watches.get(watch.instance_id) is watch:
+            del self._watches[watch.instance_id]
 
-    async def _turn(self, instance_id: int, window: int) -> int | None:
-        """Wait for `window` to end, publish the frames of the next one (one per format someone
-        here reads) and return its number; None when the rotation should stop."""
-        clock, frames = self._services.clock, self._frames
-        end = frames.window_end(instance_id, window)
-        await clock.sleep_until(end - self.lead)
-        if not self._watched(instance_id):
-            return None
-        instance = await self._instances.get(instance_id)
-        if instance is None or instance.state == AUTHORIZED:
-            return None
-        # Each format's turn is a lease of its own: every watching process claims the formats
-        # its subscribers read, so each frame is made once, by one process, whoever reads it.
-        # A lost lease means another process turns that format; its frame reaches our
-        # subscribers on the bus, and when that one dies, another takes the next turn.
-        tried = self._formats(instance_id)
-        made = [
-            await frames.frame(instance_id, instance.generation, window + 1, fmt)
-            for fmt in await self._claim(instance_id, window + 1, tried)
-        ]
-        await clock.sleep_until(end)
-        if not self._watched(instance_id):
-            return None
-        current = max(window + 1, frames.window_at(instance_id, clock.now()))
-        # A format first read during the lead (a subscriber just joined) is turned now.
-        late = [fmt for fmt in self._formats(instance_id) if fmt not in tried]
-        made += [
-            await frames.frame(instance_id, instance.generation, current, fmt)
-            for fmt in await self._claim(instance_id, window + 1, late)
-        ]
+    def _skip(self, watches: Iterable[_Watch]) -> None:
+        """After a failed step: the instances wait for the end of the next window."""
+        for watch in watches:
+            if self._watches.get(watch.instance_id) is watch:
+                watch.window += 1
+                watch.made, watch.tried = [], ()
+                self._wait(watch)
+
+    async def _prepare(self, watches: list[_Watch]) -> None:
+        """Make the next window's frames of `watches` (the formats each one's subscribers read
+        and whose leases this process wins), then wait for each window's end."""
+        for watch in watches:
+            if not self._watched(watch.instance_id):
+                self._drop(watch)
+        watches = [w for w in watches if self._watches.get(w.instance_id) is w]
+        if not watches:
+            return
+        try:
+            found = await self._instances.get_many([w.instance_id for w in watches])
+            live = []
+            for watch in watches:
+                instance = found.get(watch.instance_id)
+                if instance is None or instance.state == AUTHORIZED:
+                    self._drop(watch)
+                    continue
+                watch.generation = instance.generation
+                watch.tried = self._formats(watch.instance_id)
+                live.append(watch)
+            # Each format's turn is a lease of its own: every watching process claims the formats
+            # its subscribers read, so each frame is made once, by one process, whoever reads it.
+            # A lost lease means another process turns that format; its frame reaches our
+            # subscribers on the bus, and when that one dies, another takes the next turn.
+            wanted = [(watch, fmt) for watch in live for fmt in watch.tried]
+            won = await self._claim([(w.instance_id, w.window + 1, fmt) for w, fmt in wanted])
+            keys = [self._key(w, w.window + 1, fmt) for (w, fmt), ok in zip(wanted, won, strict=True) if ok]
+            made = await self._frames.frames(keys)
+        except Exception as exc:
+            # A failed turn (a database hiccup or outage) must not end the stream: try the next.
+            self._failures.failed(exc)
+            self._skip(watches)
+            return
+        self._failures.succeeded()
+        by_id = {w.instance_id: w for w in live}
         for frame in made:
-            if current != frame.window:  # the clock jumped past a whole window
-                frame = await frames.frame(instance_id, instance.generation, current, frame.format)
+            by_id[frame.instance_id].made.append(frame)
+        now = self._services.clock.now()
+        overdue = []
+        for watch in live:
+            if self._watches.get(watch.instance_id) is not watch:
+                continue
+            end = self._frames.window_end(watch.instance_id, watch.window)
+            if end <= now:
+                watch.ticket = next(self._tickets)
+                overdue.append(watch)  # the window ended while its frames were made
+            else:
+                self._push(end, _PUBLISH, watch)
+        if overdue:
+            await self._publish(overdue)
+
+    async def _publish(self, watches: list[_Watch]) -> None:
+        """At the turn: publish each instance's frames of the window that now begins."""
+        for done, watch in enumerate(watches, 1):
+            if self._watches.get(watch.instance_id) is not watch:
+                continue
+            if not self._watched(watch.instance_id):
+                self._drop(watch)
+                continue
+            try:
+                await self._publish_one(watch)
+            except Exception as exc:
+                self._failures.failed(exc)
+                self._skip([watch])
+            else:
+                self._failures.succeeded()
+            if done % PUBLISH_SLICE == 0:
+                await asyncio.sleep(0)  # a long list of turns must not hold the loop
+
+    async def _publish_one(self, watch: _Watch) -> None:
+        clock, frames = self._services.clock, self._frames
+        instance_id, turned = watch.instance_id, watch.window + 1
+        current = max(turned, frames.window_at(instance_id, clock.now()))
+        made = watch.made
+        # A format first read during the lead (a subscriber just joined) is turned now.
+        late = [fmt for fmt in self._formats(instance_id) if fmt not in watch.tried]
+        if late:
+            won = await self._claim([(instance_id, turned, fmt) for fmt in late])
+            made = made + await frames.frames(
+                [self._key(watch, current, fmt) for fmt, ok in zip(late, won, strict=True) if ok]
+            )
+        if any(frame.window != current for frame in made):  # the clock jumped past a whole window
+            made = await frames.frames([self._key(watch, current, frame.format) for frame in made])
+        for frame in made:
             envelope_text = envelope(frame.text, variant=frame.format)
             await self._services.bus.publish(topic(instance_id), envelope_text, keep=True)
-        return current
+        if self._watches.get(instance_id) is watch:
+            watch.window, watch.made, watch.tried = current, [], ()
+            self._wait(watch)
 
-    def _formats(self, instance_id: int) -> list[str]:
+    def _key(self, watch: _Watch, window: int, fmt: str) -> FrameKey:
+        return (watch.instance_id, watch.generation, window, fmt)
+
+    def _formats(self, instance_id: int) -> tuple[str, ...]:
         """The frame formats the local subscribers of the instance read."""
         variants = self._hub.variants(topic(instance_id))
-        return [fmt for fmt in FORMATS if fmt in variants]
+        return tuple(fmt for fmt in FORMATS if fmt in variants)
 
-    async def _claim(self, instance_id: int, window: int, formats: list[str]) -> list[str]:
-        """The formats whose turn of `window` this process wins."""
-        leases, period = self._services.leases, self._frames.period
-        return [fmt for fmt in formats if await leases.claim(lease_name(instance_id, window, fmt), period)]
+    async def _claim(self, turns: list[tuple[int, int, str]]) -> list[bool]:
+        """Which of the (instance, window, format) turns this process wins, in one trip."""
+        if not turns:
+            return []
+        names = [lease_name(instance_id, window, fmt) for instance_id, window, fmt in turns]
+        return await self._services.leases.claim_many(names, self._frames.period)
+
+
+def _ring(alarm: asyncio.Future[None]) -> None:
+    if not alarm.done():
+        alarm.set_result(None)
 
 
 def lease_name(instance_id: int, window: int, fmt: str) -> str:

@@ -37,6 +37,8 @@ _COLUMNS = (
     "id, token, state, wid, webhook_url, webhook_url_token, state_webhook, generation, resume_state,"
     " starting_until, created_at"
 )
+MANY_CHUNK = 500
+"""Ids per query of `get_many` (well under every backend's limit on parameters)."""
 _CHANGED = "state, wid, webhook_url, state_webhook"
 """What a state move returns: enough to write its notification (or, with stateWebhook no, not)."""
 
@@ -141,6 +143,27 @@ class Instances:
             await self.finish_reboot(instance_id)
             return await self.get(instance_id)
         return instance
+
+    async def get_many(self, instance_ids: list[int]) -> dict[int, Instance]:
+        """The instances of `instance_ids` that exist, as they are now, in one query per
+        `MANY_CHUNK` ids (a reboot whose time is up is finished first, as by `get`)."""
+        found: dict[int, Instance] = {}
+        for i in range(0, len(instance_ids), MANY_CHUNK):
+            chunk = instance_ids[i : i + MANY_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM instances WHERE id IN ({marks})", *chunk)
+            for row in rows:
+                instance = Instance.from_row(row)
+                found[instance.id] = instance
+        now = self._clock.now()
+        for instance in list(found.values()):
+            if instance.state == STARTING and (instance.starting_until or 0) <= now:
+                again = await self.get(instance.id)
+                if again is None:
+                    del found[instance.id]
+                else:
+                    found[instance.id] = again
+        return found
 
     async def require(self, instance_id: int) -> Instance:
         instance = await self.get(instance_id)
