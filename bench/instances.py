@@ -9,7 +9,8 @@ every instance (`pairing.window_end`, computed here as the server does) is check
 a frame arriving more than 1 s after it is late, none at all is missed. Each subscriber's
 frames are also checked one after the other: a gap longer than 21 s between two consecutive
 frames (or from the last frame to the end of the observation) is counted, with the worst one.
-`--profile DIR` records the server with `py-spy record` over each observation (an SVG per size).
+`--profile DIR` records the server with `py-spy record` over each observation (an SVG per size);
+`--gc` runs it through `bench/gcwatch.py` and counts the garbage collections that stopped it.
 
     .venv/bin/python bench/instances.py [--instances 1000,5000,10000] [--observe 60] [--profile /tmp]
 """
@@ -37,6 +38,7 @@ from stats import percentile, table
 
 from qrstream.instances import pairing
 
+GCWATCH = Path(__file__).resolve().parent / "gcwatch.py"
 LATE_S = 1.0
 GAP_S = 21.0
 
@@ -55,6 +57,8 @@ class ManyResult:
     gaps: int
     gap_max_s: float
     cpu_share: float
+    gc_pauses: list[tuple[int, float]]
+    """(generation, ms) of each collection of >= 5 ms during the observation (with --gc)."""
 
 
 async def create_instances(base: str, n: int) -> list[fixtures.Instance]:
@@ -116,10 +120,28 @@ def start_profile(pid: int, seconds: float, out: str) -> subprocess.Popen[bytes]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def gc_pauses(lines: list[str], start: float, stop: float) -> list[tuple[int, float]]:
+    """The `gc-pause` lines of bench/gcwatch.py within [start, stop]."""
+    pauses = []
+    for line in lines:
+        if line.startswith("gc-pause "):
+            fields = dict(part.split("=", 1) for part in line.split()[1:])
+            if start <= float(fields["at"]) <= stop:
+                pauses.append((int(fields["gen"]), float(fields["ms"])))
+    return pauses
+
+
 async def measure(
-    n: int, period: float, observe: float, warmup: float, source_base: int, profile: str | None
+    n: int,
+    period: float,
+    observe: float,
+    warmup: float,
+    source_base: int,
+    profile: str | None,
+    watch_gc: bool,
 ) -> ManyResult:
-    with Server(env={**server_env(period), "QRSTREAM_LOG_LEVEL": "WARNING"}) as server:
+    script = GCWATCH if watch_gc else None
+    with Server(env={**server_env(period), "QRSTREAM_LOG_LEVEL": "WARNING"}, script=script) as server:
         host, port = server.host_port.rsplit(":", 1)
         started = time.monotonic()
         instances = await create_instances(server.url, n)
@@ -147,6 +169,7 @@ async def measure(
         rss = rss_bytes(server.pid)
         delays, missed = check_turns(instances, subs, start, stop - LATE_S, period)
         gaps, gap_max = check_gaps(subs, start, stop)
+        pauses = gc_pauses(server.stderr_lines, start, stop)
         if spy is not None:
             spy.wait()
         for sub in subs:
@@ -157,6 +180,14 @@ async def measure(
         f" server RSS {rss / 2**20:.0f} MiB; {len(delays) + missed} window turns observed;"
         f" load average {load:.2f} when the observation began, {os.getloadavg()[0]:.2f} after it"
     )
+    if watch_gc:
+        for gen in (0, 1, 2):
+            times = [ms for g, ms in pauses if g == gen]
+            if times:
+                print(
+                    f"    gc generation {gen}: {len(times)} pauses >= 5 ms, longest {max(times):.0f} ms,"
+                    f" {sum(times):.0f} ms in all"
+                )
     return ManyResult(
         instances=n,
         lag_p50_ms=scrape.quantile(lag, 0.5) * 1000,
@@ -170,6 +201,7 @@ async def measure(
         gaps=gaps,
         gap_max_s=gap_max,
         cpu_share=cpu / (stop - start),
+        gc_pauses=pauses,
     )
 
 
@@ -179,6 +211,7 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=20.0, help="QRSTREAM_QR_REFRESH_S")
     parser.add_argument("--observe", type=float, default=60.0, help="seconds observed per size")
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the server into DIR/instances-N.svg")
+    parser.add_argument("--gc", action="store_true", help="time the server's garbage collections")
     parser.add_argument(
         "--warmup", type=float, default=20.0, help="seconds between subscribing and observing"
     )
@@ -187,7 +220,7 @@ def main() -> None:
     counts = [int(c) for c in args.instances.split(",")]
     print(f"open-file limit {limit}; period {args.period:g} s; observing {args.observe:g} s per size")
     results = [
-        asyncio.run(measure(n, args.period, args.observe, args.warmup, 50 + 10 * i, args.profile))
+        asyncio.run(measure(n, args.period, args.observe, args.warmup, 50 + 10 * i, args.profile, args.gc))
         for i, n in enumerate(counts)
     ]
     rows = [
