@@ -14,6 +14,9 @@ from typing import Protocol
 Listener = Callable[[str, str], None]
 """Called with (topic, message)."""
 
+Reset = Callable[[], None]
+"""Called when this process may have missed messages (`Bus.on_reset`)."""
+
 
 class Bus(Protocol):
     async def publish(self, topic: str, message: str, *, keep: bool = False) -> None:
@@ -36,6 +39,17 @@ class Bus(Protocol):
 
     async def forget(self, topic: str) -> None:
         """Drop the topic's kept value."""
+        ...
+
+    def live(self, topic: str) -> bool:
+        """Whether this process hears `topic` now: subscribed, and (Redis) the subscription
+        confirmed on a connection that is up. What is published while it is not may be missed."""
+        ...
+
+    def on_reset(self, callback: Reset) -> Callable[[], None]:
+        """Call `callback` (on the loop, not blocking) whenever this process may have missed
+        messages: the bus connection was lost, or a gap in a topic's versions was seen. Returns
+        the function that stops it. Caches kept right by bus messages clear themselves then."""
         ...
 
     async def ping(self) -> None:

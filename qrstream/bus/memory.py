@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from qrstream.bus import Listener
+from qrstream.bus import Listener, Reset
 from qrstream.bus.listeners import Listeners
 
 
@@ -37,6 +37,14 @@ class MemoryBus:
 
     async def forget(self, topic: str) -> None:
         self._latest.pop(topic, None)
+
+    def live(self, topic: str) -> bool:
+        """In-process delivery never misses: live while subscribed."""
+        return topic in self._listeners
+
+    def on_reset(self, callback: Reset) -> Callable[[], None]:
+        """Nothing is ever missed here, so `callback` is never called."""
+        return lambda: None
 
     async def ping(self) -> None:
         """Always here: it is this process."""

@@ -16,6 +16,11 @@ latest is what `latest()` returns — so `subscribe()` then `await latest()` (or
 A version gap on any topic re-reads every topic with local listeners. A Redis
 restart (a new `run_id`) resets the versions this process has seen, since the
 new server counts afresh.
+
+Recovery brings back a topic's latest and last message, not every one in between: a
+listener that must hear every message (a cache dropping what changed) asks `live(topic)`
+before trusting what it holds, and is told through `on_reset` whenever messages may have
+been missed (the connection lost, a version gap).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from qrstream.bus import BusError, Listener
+from qrstream.bus import BusError, Listener, Reset
 from qrstream.bus.listeners import Listeners
 from qrstream.redact import safe_url
 
@@ -165,6 +170,9 @@ class RedisBus:
         self._subscribed: set[str] = set()  # sent SUBSCRIBE on the current connection
         self._topics: dict[str, _Topic] = {}  # confirmed topics
         self._ready: dict[str, asyncio.Future[_Topic | None]] = {}
+        self._live: set[str] = set()  # confirmed on the current connection
+        self._resets: dict[int, Reset] = {}
+        self._next_reset = 0
         self._wake = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
@@ -224,6 +232,27 @@ class RedisBus:
     async def forget(self, topic: str) -> None:
         await self._forget(keys=_keys(topic)[:2], args=[channel(topic), FORGOTTEN_TTL_S])
 
+    def live(self, topic: str) -> bool:
+        return topic in self._live and topic in self._listeners
+
+    def on_reset(self, callback: Reset) -> Callable[[], None]:
+        self._next_reset += 1
+        key = self._next_reset
+        self._resets[key] = callback
+
+        def stop() -> None:
+            self._resets.pop(key, None)
+
+        return stop
+
+    def _reset(self) -> None:
+        """Messages may have been missed: tell whoever asked (`on_reset`)."""
+        for callback in list(self._resets.values()):
+            try:
+                callback()
+            except Exception:
+                log.exception("bus reset callback failed")
+
     async def ping(self) -> None:
         try:
             await self._redis.ping()
@@ -279,6 +308,9 @@ class RedisBus:
             except (RedisError, OSError) as exc:
                 log.warning("bus: redis connection lost (%s); retrying", exc)
             finally:
+                if self._live:  # nothing is heard until the next connection confirms its topics
+                    self._live.clear()
+                    self._reset()
                 if syncer is not None:
                     syncer.cancel()
                     with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
@@ -308,6 +340,7 @@ class RedisBus:
                 self._subscribed -= extra
                 for topic in extra:
                     self._topics.pop(topic, None)
+                    self._live.discard(topic)
                     self._resolve(topic, None)
                 await pubsub.unsubscribe(*(channel(t) for t in extra))
             missing = wanted - self._subscribed
@@ -335,10 +368,12 @@ class RedisBus:
         counter, latest, last = _texts(await self._redis.mget(_keys(topic)))
         if topic in self._topics:
             self._recover(topic, counter, latest, last)
+            self._live.add(topic)
             self._resolve(topic, None)
         else:
             start = _Topic(int(counter or 0), parse(latest).text if latest is not None else None)
             self._topics[topic] = start
+            self._live.add(topic)
             self._resolve(topic, _Topic(start.version, start.latest))
 
     def _resolve(self, topic: str, start: _Topic | None) -> None:
@@ -349,6 +384,7 @@ class RedisBus:
 
     async def _resync(self) -> None:
         """Re-read every topic with local listeners; deliver what is newer than what was delivered."""
+        self._reset()  # what came between the versions is lost
         topics = [t for t in self._topics if t in self._listeners]
         if not topics:
             return

@@ -174,13 +174,17 @@ def setup(app: web.Application) -> None:
         svc = app[SERVICES]
         recorder = await ScanRecorder.open(svc.db, capacity=svc.config.scan_queue_capacity)
         recorder.start()
-        app[CARDS] = CardService(svc.db, svc.clock, recorder, svc.events)
+        app[CARDS] = cards = CardService(svc.db, svc.clock, recorder, svc.events, bus=svc.bus)
         collector = ScanCollector(recorder)
         app[METRICS].registry.register(collector)
-        async with TaskSet() as tasks:
-            retention = scans.run_retention(svc.db, svc.clock, svc.config.scan_retention_days)
-            tasks.spawn(retention, "scan-retention")
-            yield
+        await cards.cache.start()
+        try:
+            async with TaskSet() as tasks:
+                retention = scans.run_retention(svc.db, svc.clock, svc.config.scan_retention_days)
+                tasks.spawn(retention, "scan-retention")
+                yield
+        finally:
+            cards.cache.close()
         await recorder.close()  # every scan this process redirected is written before the store closes
         app[METRICS].registry.unregister(collector)
 

@@ -24,17 +24,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from qrstream.admin_events import AdminEvents
+from qrstream.bus import Bus
+from qrstream.bus.memory import MemoryBus
 from qrstream.cards import scans
 from qrstream.cards.fields import FIELDS
 from qrstream.cards.recorder import Scan, ScanRecorder
 from qrstream.cards.vcard import Contact
 from qrstream.clock import Clock
+from qrstream.hotcache import HotCache
 from qrstream.links import LinkFor
 from qrstream.paging import PageRequest, fetch_page, like_pattern, name_key
 from qrstream.qr.options import DEFAULT_LOOK, Look, look_from_text, look_to_text
 from qrstream.signing import hmac_hex
 from qrstream.store import Database, Row
 
+CACHE_TOPIC = "cache:cards"
+"""The bus topic on which every process tells the others which card changed (its uuid)."""
 CODE_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 CODE_LENGTH = 10
 IMAGE_HASH_LENGTH = 24
@@ -124,11 +129,21 @@ class CardService:
     """Card storage over the shared `Database`; time from the injected clock; scans through `recorder`."""
 
     def __init__(
-        self, db: Database, clock: Clock, recorder: ScanRecorder, events: AdminEvents | None = None
+        self,
+        db: Database,
+        clock: Clock,
+        recorder: ScanRecorder,
+        events: AdminEvents | None = None,
+        *,
+        bus: Bus | None = None,
     ) -> None:
+        """`bus` keeps the cache right across processes (none: a cache of nothing, never live)."""
         self._db = db
         self._clock = clock
         self.recorder = recorder
+        self.cache: HotCache[tuple[Card, Look]] = HotCache(bus or MemoryBus(), CACHE_TOPIC, clock)
+        """The hot paths' rows, tagged with the card's uuid: `i:<image name>` → (card, the image's
+        design) for `by_image`, `q:<code>` → (card, its design) for `by_code`. Started by the family."""
         if events is not None:
             self._events = events
             recorder.listeners.append(self._tell_scans)
@@ -209,7 +224,12 @@ class CardService:
             self._clock.now(),
             card_uuid,
         )
-        return await self.get(card_uuid) if updated else None
+        return await self._changed(card_uuid) if updated else None
+
+    async def _changed(self, card_uuid: str) -> Card | None:
+        """After a committed change of the card: drop it from every process's cache; the card now."""
+        await self.cache.invalidate(card_uuid)
+        return await self.get(card_uuid)
 
     async def delete(self, card_uuid: str) -> bool:
         """Remove the card and its scan counts; False when there was none."""
@@ -218,6 +238,8 @@ class CardService:
             await tx.execute("DELETE FROM card_images WHERE card_uuid = ?", card_uuid)
             for table in ("card_scans", "scan_events", "card_bot_visits"):
                 await tx.execute(f"DELETE FROM {table} WHERE card_uuid = ?", card_uuid)
+        if deleted:
+            await self.cache.invalidate(card_uuid)
         return bool(deleted)
 
     async def set_target(self, card_uuid: str, url: str | None) -> Card | None:
@@ -228,7 +250,7 @@ class CardService:
             self._clock.now(),
             card_uuid,
         )
-        return await self.get(card_uuid) if updated else None
+        return await self._changed(card_uuid) if updated else None
 
     async def set_design(self, card_uuid: str, design: Look) -> Card | None:
         """Draw the card's image URL with `design` from now on (URLs given out keep theirs)."""
@@ -238,7 +260,7 @@ class CardService:
             self._clock.now(),
             card_uuid,
         )
-        return await self.get(card_uuid) if updated else None
+        return await self._changed(card_uuid) if updated else None
 
     async def image_name(self, card: Card, *, key: str, links: LinkFor) -> str:
         """`<revision>-<hash>.png` for the card's dynamic QR image, recorded so it can be served.
@@ -263,7 +285,12 @@ class CardService:
 
     async def by_image(self, revision: int, digest: str) -> tuple[Card, Look] | None:
         """The card behind the image `<revision>-<digest>.png` and the design that image shows;
-        None when no such image was given out or its card is gone."""
+        None when no such image was given out or its card is gone. From the cache when it can."""
+        key = f"i:{revision}-{digest}"
+        found = self.cache.get(key)
+        if found is not None:
+            return found
+        fill = self.cache.token()
         row = await self._db.fetchone(
             "SELECT card_images.design AS image_design, "
             + ", ".join(f"cards.{c.strip()}" for c in _COLUMNS.split(","))
@@ -274,12 +301,24 @@ class CardService:
         )
         if row is None:
             return None
-        return Card.from_row(row), look_from_text(row["image_design"])
+        card = Card.from_row(row)
+        found = card, look_from_text(row["image_design"])
+        self.cache.put(fill, key, found, tag=card.uuid)
+        return found
 
     async def by_code(self, code: str) -> Card | None:
-        """The card behind a dynamic link."""
+        """The card behind a dynamic link (from the cache when it can)."""
+        key = "q:" + code
+        found = self.cache.get(key)
+        if found is not None:
+            return found[0]
+        fill = self.cache.token()
         row = await self._db.fetchone(f"SELECT {_COLUMNS} FROM cards WHERE code = ?", code)
-        return Card.from_row(row) if row else None
+        if row is None:
+            return None
+        card = Card.from_row(row)
+        self.cache.put(fill, key, (card, card.design), tag=card.uuid)
+        return card
 
     def scanned(self, card: Card, *, address: str, user_agent: str, referer: str | None) -> None:
         """Queue one GET of the card's dynamic link (a bot's is counted apart); never waits."""

@@ -62,6 +62,10 @@ class Frames:
     def window_end(self, instance_id: int, window: int) -> float:
         return pairing.window_end(instance_id, window, self.period)
 
+    def cached(self, instance_id: int, generation: int, window: int, fmt: str = PNG) -> Frame | None:
+        """The frame if it is made already (no await: the hot path of the `qr` method)."""
+        return self._frames.get((instance_id, generation, window, fmt))
+
     async def frame(self, instance_id: int, generation: int, window: int, fmt: str = PNG) -> Frame:
         """The frame of one window in one format (`FORMATS`), made on first use."""
         key = (instance_id, generation, window, fmt)

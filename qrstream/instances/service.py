@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from qrstream.destinations import host_problem
 from qrstream.errors import BadRequest, NotFound, Unauthorized
+from qrstream.hotcache import HotCache
 from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import DELETED, record_change, topic
 from qrstream.instances.inbox import Inbox
@@ -41,6 +42,8 @@ MANY_CHUNK = 500
 """Ids per query of `get_many` (well under every backend's limit on parameters)."""
 _CHANGED = "state, wid, webhook_url, state_webhook"
 """What a state move returns: enough to write its notification (or, with stateWebhook no, not)."""
+CACHE_TOPIC = "cache:instances"
+"""The bus topic on which every process tells the others which instance's row changed."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ class Instances:
         self._tasks = tasks
         self._db = services.db
         self._clock = services.clock
+        self.cache: HotCache[Instance] = HotCache(services.bus, CACHE_TOPIC, services.clock)
+        """Rows for the `qr` method (`authenticate(cached=True)`); started by the family's context."""
 
     async def create(self, webhook_url: str = "") -> Instance:
         """A new `notAuthorized` instance with a random 10-digit id and a 50-hex token."""
@@ -171,10 +176,25 @@ class Instances:
             raise NotFound("Instance not found")
         return instance
 
-    async def authenticate(self, raw_id: str, token: str) -> Instance:
-        """The instance named by a path's id and token; 401 alike for an unknown id or a wrong token."""
+    async def authenticate(self, raw_id: str, token: str, *, cached: bool = False) -> Instance:
+        """The instance named by a path's id and token; 401 alike for an unknown id or a wrong token.
+
+        `cached`: the row may come from this process's cache (kept right by every change through
+        `changed`, `save_settings` and `delete`), for the hot `qr` path. A `starting` instance is
+        never cached: its end is a time (`starting_until`) the store read acts on."""
         instance_id = parse_id(raw_id)
-        instance = await self.get(instance_id) if instance_id is not None else None
+        instance = None
+        if instance_id is not None:
+            if cached:
+                key = str(instance_id)
+                instance = self.cache.get(key)
+                if instance is None:
+                    fill = self.cache.token()
+                    instance = await self.get(instance_id)
+                    if instance is not None and instance.state != STARTING:
+                        self.cache.put(fill, key, instance, tag=key)
+            else:
+                instance = await self.get(instance_id)
         matches = same_secret(token, instance.token if instance is not None else _DUMMY_TOKEN)
         if instance is None or not matches:
             raise Unauthorized("Unauthorized")
@@ -184,6 +204,7 @@ class Instances:
         """setSettings: every given setting at once, the others as they were."""
         async with self._db.transaction() as tx:
             await instance_settings.save(tx, instance.id, change, self._clock.now())
+        await self.cache.invalidate(str(instance.id))
 
     async def settings(self, instance: Instance) -> dict[str, object]:
         """getSettings: the acting settings, then every stored one (defaults for those never set)."""
@@ -200,7 +221,8 @@ class Instances:
 
     async def changed(self, instance_id: int, state: str, now: float) -> None:
         """After a committed change to `state`: wake the long polls (the outbox rang the webhook
-        sender) and tell the admin event stream."""
+        sender), drop the row from every process's cache and tell the admin event stream."""
+        await self.cache.invalidate(str(instance_id))  # before the stream hears of the change
         await self.inbox.wake(instance_id)
         await self.services.events.instance(instance_id, state, now)
 
@@ -316,6 +338,7 @@ class Instances:
             await tx.execute("DELETE FROM instance_settings WHERE instance_id = ?", instance_id)
             await end_links(tx, instance_id)
         if deleted:
+            await self.cache.invalidate(str(instance_id))
             await self.services.announcer.announce(topic(instance_id), DELETED, final=True)
             await self.services.events.instance_deleted(instance_id, self._clock.now())
         return deleted == 1

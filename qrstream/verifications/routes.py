@@ -76,7 +76,7 @@ async def missing_id(request: web.Request) -> web.Response:
 
 async def qrcode(request: web.Request) -> web.Response:
     require_sdk_key(request)
-    verification = await request.app[VERIFICATIONS].get(request.match_info["id"])
+    verification = await request.app[VERIFICATIONS].qr_ready(request.match_info["id"])
     if verification.status != GENERATED:
         raise Conflict(QR_CONFLICT, current_status=verification.status)
     options = qrimage.requested(request, QR_DEFAULTS)
@@ -152,9 +152,13 @@ async def verifications_ctx(app: web.Application) -> AsyncIterator[None]:
     """The verification service and its expiry sweeper (stopped as this exits)."""
     core = app[SERVICES]
     app[VERIFICATIONS] = verifications = Verifications(core)
-    async with TaskSet() as tasks:
-        tasks.spawn(sweep_forever(verifications, core.clock), "verification-expiry")
-        yield
+    await verifications.cache.start()
+    try:
+        async with TaskSet() as tasks:
+            tasks.spawn(sweep_forever(verifications, core.clock), "verification-expiry")
+            yield
+    finally:
+        verifications.cache.close()
 
 
 SDK_API = RoutePolicy(

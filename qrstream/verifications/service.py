@@ -19,6 +19,7 @@ import logging
 from typing import Any, NoReturn
 
 from qrstream.errors import Conflict, Forbidden, NotFound
+from qrstream.hotcache import HotCache
 from qrstream.outbox import Change
 from qrstream.paging import PageRequest, fetch_page
 from qrstream.services import Services
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 
 NOT_THE_STARTER = "Only the browser that started this verification can complete it"
+CACHE_TOPIC = "cache:verifications"
+"""The bus topic on which every process tells the others which verification moved."""
 
 
 class Verifications:
@@ -54,6 +57,8 @@ class Verifications:
         self._ttl_s = core.config.verification_ttl_s
         self._webhook_url = core.config.webhook_url or ""
         self._events = core.events
+        self.cache: HotCache[Verification] = HotCache(core.bus, CACHE_TOPIC, core.clock)
+        """Verifications in `generated`, for the QR endpoint (`qr_ready`); started by the family."""
 
     async def create(
         self, extra_data: dict[str, Any] | None = None, return_url: str | None = None
@@ -115,6 +120,19 @@ class Verifications:
         if verification.status in OPEN and verification.expires_at <= self._clock.now():
             expired = await self._expire(verification.id)
             return expired or await self.get(verification_id)
+        return verification
+
+    async def qr_ready(self, verification_id: str) -> Verification:
+        """`get` for the hot QR endpoint: a `generated` one comes from this process's cache until
+        its `expires_at` (on the injected clock) or its next move (`_write`, in any process)."""
+        found = self.cache.get(verification_id)
+        if found is not None:
+            return found
+        fill = self.cache.token()
+        verification = await self.get(verification_id)
+        if verification.status == GENERATED:
+            until = verification.expires_at
+            self.cache.put(fill, verification.id, verification, tag=verification.id, until=until)
         return verification
 
     async def start(self, verification_id: str, resume_token: str | None = None) -> tuple[Verification, str]:
@@ -197,6 +215,7 @@ class Verifications:
             verification = Verification.from_row(row)
             if self._webhook_url:
                 await _notify(tx, verification, now, self._webhook_url)
+        await self.cache.invalidate(verification.id)  # before the streams hear of the move
         text, final = to_json(verification.event()), verification.status in FINAL
         try:
             await self._announcer.announce(topic(verification.id), text, final=final)

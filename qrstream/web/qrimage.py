@@ -33,6 +33,8 @@ def spec_of(data: str, options: QrOptions) -> QrSpec:
 
 def requested(request: web.Request, defaults: QrOptions, *, formats: tuple[str, ...] = FORMATS) -> QrOptions:
     """The options this request asks for: `defaults` changed by its query parameters."""
+    if not request.query_string:  # the common case: nothing to parse
+        return defaults
     return parse_query(request.query, defaults, formats=formats)
 
 
