@@ -36,7 +36,7 @@ import aiohttp
 import fixtures
 import scrape
 import wsclient
-from proc import cpu_seconds, raise_nofile, rss_bytes
+from proc import cpu_seconds, cpu_times, raise_nofile, rss_bytes
 from server import Server
 from stats import median, percentile, table
 
@@ -65,8 +65,10 @@ class CpuWindows:
     """Server CPU seconds and wall seconds, around the turns and between them."""
 
     busy_cpu: float = 0.0
+    busy_sys: float = 0.0
     busy_s: float = 0.0
     idle_cpu: float = 0.0
+    idle_sys: float = 0.0
     idle_s: float = 0.0
 
     def fanout_cpu(self) -> float:
@@ -74,24 +76,32 @@ class CpuWindows:
         idle_rate = self.idle_cpu / self.idle_s if self.idle_s else 0.0
         return self.busy_cpu - idle_rate * self.busy_s
 
+    def fanout_sys(self) -> float:
+        """The kernel's part (stime) of `fanout_cpu`."""
+        idle_rate = self.idle_sys / self.idle_s if self.idle_s else 0.0
+        return self.busy_sys - idle_rate * self.busy_s
+
 
 async def sample_turns(pid: int, ends: list[float], period: float, busy: float) -> CpuWindows:
     """CPU of `pid` from 0.3 s before each window end to `busy` s after it (busy), and from
     there to 0.3 s before the next end (idle)."""
     out = CpuWindows()
 
-    async def at(wall: float) -> tuple[float, float]:
+    async def at(wall: float) -> tuple[float, float, float]:
         await asyncio.sleep(max(0.0, wall - time.time()))
-        return time.monotonic(), cpu_seconds(pid)
+        user, system = cpu_times(pid)
+        return time.monotonic(), user + system, system
 
     for end in ends:
-        t0, c0 = await at(end - 0.3)
-        t1, c1 = await at(end + busy)
-        t2, c2 = await at(end + period - 0.3)
+        t0, c0, s0 = await at(end - 0.3)
+        t1, c1, s1 = await at(end + busy)
+        t2, c2, s2 = await at(end + period - 0.3)
         out.busy_s += t1 - t0
         out.busy_cpu += c1 - c0
+        out.busy_sys += s1 - s0
         out.idle_s += t2 - t1
         out.idle_cpu += c2 - c1
+        out.idle_sys += s2 - s1
     return out
 
 
@@ -183,7 +193,8 @@ async def measure(
         f"  {n} subscribers: connected in {connect_s:.1f} s; RSS {before / 2**20:.0f} -> {idle / 2**20:.0f}"
         f" MiB idle, {after / 2**20:.0f} MiB after {rotations} rotations; {frames} frames received;"
         f" turns {windows.busy_cpu * 1000:.0f} ms CPU in {windows.busy_s:.1f} s,"
-        f" between them {windows.idle_cpu * 1000:.0f} ms in {windows.idle_s:.1f} s"
+        f" between them {windows.idle_cpu * 1000:.0f} ms in {windows.idle_s:.1f} s;"
+        f" fan-out {windows.fanout_cpu() * 1000:.0f} ms of which kernel {windows.fanout_sys() * 1000:.0f} ms"
     )
     ms = [[d * 1000 for d in delays] for delays in per_rotation if delays]
     return FanoutResult(

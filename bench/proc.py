@@ -15,12 +15,17 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time `pid` has used so far."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds `pid` has used so far (utime, stime of /proc/PID/stat)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time `pid` has used so far."""
+    return sum(cpu_times(pid))
 
 
 def raise_nofile(wanted: int = 1_000_000) -> int:
