@@ -13,7 +13,9 @@ Server CPU per subscriber per frame comes from the server process's own counters
 (utime + stime in `/proc/<pid>/stat`, not client-side timing): around each turn, from
 0.3 s before the window end to `--busy` seconds after it, minus what the same server
 burns in that much time between turns (the idle rate, measured in the same run with
-the same subscribers: heartbeats, the loop-lag sampler), divided by subscribers x frames.
+the same subscribers: heartbeats, the loop-lag sampler), divided by the subscribers that
+got the turn's frame; the median over turns (a full garbage collection in one window
+would move a sum), with the kernel's part (stime) beside it.
 Renders run in the server's process pool, so they are not in this figure.
 
 `--profile DIR` records the server with `py-spy record` over the turns (collapsed stacks, one
@@ -55,54 +57,66 @@ class FanoutResult:
     frames: int
     cpu_ms_per_rotation: float
     cpu_us_per_sub_frame: float
+    kernel_us_per_sub_frame: float
     idle_cpu_share: float
     lag_p99_ms: float
     lag_max_ms: float
 
 
 @dataclass
+class Turn:
+    """Server CPU seconds (all, and the kernel's) and wall seconds of one turn and of the time
+    after it until the next (idle)."""
+
+    busy_s: float
+    busy_cpu: float
+    busy_sys: float
+    idle_s: float
+    idle_cpu: float
+    idle_sys: float
+
+
+@dataclass
 class CpuWindows:
-    """Server CPU seconds and wall seconds, around the turns and between them."""
+    """The turns' CPU beyond what the same server burns in that much time between turns.
 
-    busy_cpu: float = 0.0
-    busy_sys: float = 0.0
-    busy_s: float = 0.0
-    idle_cpu: float = 0.0
-    idle_sys: float = 0.0
-    idle_s: float = 0.0
+    Medians over turns, so that one full garbage collection (up to a second with 10k
+    sockets) falling into one window does not move the figure.
+    """
 
-    def fanout_cpu(self) -> float:
-        """CPU of the turns beyond what the same time costs between turns."""
-        idle_rate = self.idle_cpu / self.idle_s if self.idle_s else 0.0
-        return self.busy_cpu - idle_rate * self.busy_s
+    turns: list[Turn]
 
-    def fanout_sys(self) -> float:
-        """The kernel's part (stime) of `fanout_cpu`."""
-        idle_rate = self.idle_sys / self.idle_s if self.idle_s else 0.0
-        return self.busy_sys - idle_rate * self.busy_s
+    def idle_rate(self) -> tuple[float, float]:
+        return (
+            median([t.idle_cpu / t.idle_s for t in self.turns]),
+            median([t.idle_sys / t.idle_s for t in self.turns]),
+        )
+
+    def per_turn(self) -> tuple[float, float]:
+        """CPU seconds of one turn's fan-out, and its kernel part (medians over turns)."""
+        cpu_rate, sys_rate = self.idle_rate()
+        return (
+            median([t.busy_cpu - cpu_rate * t.busy_s for t in self.turns]),
+            median([t.busy_sys - sys_rate * t.busy_s for t in self.turns]),
+        )
 
 
 async def sample_turns(pid: int, ends: list[float], period: float, busy: float) -> CpuWindows:
     """CPU of `pid` from 0.3 s before each window end to `busy` s after it (busy), and from
     there to 0.3 s before the next end (idle)."""
-    out = CpuWindows()
 
     async def at(wall: float) -> tuple[float, float, float]:
         await asyncio.sleep(max(0.0, wall - time.time()))
         user, system = cpu_times(pid)
         return time.monotonic(), user + system, system
 
+    turns = []
     for end in ends:
         t0, c0, s0 = await at(end - 0.3)
         t1, c1, s1 = await at(end + busy)
         t2, c2, s2 = await at(end + period - 0.3)
-        out.busy_s += t1 - t0
-        out.busy_cpu += c1 - c0
-        out.busy_sys += s1 - s0
-        out.idle_s += t2 - t1
-        out.idle_cpu += c2 - c1
-        out.idle_sys += s2 - s1
-    return out
+        turns.append(Turn(t1 - t0, c1 - c0, s1 - s0, t2 - t1, c2 - c1, s2 - s1))
+    return CpuWindows(turns)
 
 
 async def py_spy(pid: int, out: str, seconds: float) -> asyncio.subprocess.Process:
@@ -185,16 +199,18 @@ async def measure(
         after = rss_bytes(server.pid)
         per_rotation, missed = rotation_latencies(subs, ends, period)
         frames = sum(len(s.messages) for s in subs)
-        sent = sum(len(d) for d in per_rotation)  # frames of the measured turns that arrived
+        received = median([len(d) for d in per_rotation])  # frames of a measured turn that arrived
+        turn_cpu, turn_sys = windows.per_turn()
+        idle_rate = windows.idle_rate()[0]
         for sub in subs:
             sub.close()
         await asyncio.sleep(0.5)
     print(
         f"  {n} subscribers: connected in {connect_s:.1f} s; RSS {before / 2**20:.0f} -> {idle / 2**20:.0f}"
         f" MiB idle, {after / 2**20:.0f} MiB after {rotations} rotations; {frames} frames received;"
-        f" turns {windows.busy_cpu * 1000:.0f} ms CPU in {windows.busy_s:.1f} s,"
-        f" between them {windows.idle_cpu * 1000:.0f} ms in {windows.idle_s:.1f} s;"
-        f" fan-out {windows.fanout_cpu() * 1000:.0f} ms of which kernel {windows.fanout_sys() * 1000:.0f} ms"
+        f" fan-out per turn {turn_cpu * 1000:.0f} ms CPU, kernel {turn_sys * 1000:.0f} ms;"
+        f" idle {idle_rate:.1%} of a core; turns (ms CPU busy/idle):"
+        f" {', '.join(f'{t.busy_cpu * 1000:.0f}/{t.idle_cpu * 1000:.0f}' for t in windows.turns)}"
     )
     ms = [[d * 1000 for d in delays] for delays in per_rotation if delays]
     return FanoutResult(
@@ -207,8 +223,9 @@ async def measure(
         rss_per_sub_kib=(max(idle, after) - before) / n / 1024,
         frames=frames,
         cpu_ms_per_rotation=cpu * 1000 / rotations,
-        cpu_us_per_sub_frame=windows.fanout_cpu() * 1e6 / max(1, sent),
-        idle_cpu_share=windows.idle_cpu / windows.idle_s if windows.idle_s else float("nan"),
+        cpu_us_per_sub_frame=turn_cpu * 1e6 / max(1, received),
+        kernel_us_per_sub_frame=turn_sys * 1e6 / max(1, received),
+        idle_cpu_share=idle_rate,
         lag_p99_ms=scrape.quantile(lag, 0.99) * 1000,
         lag_max_ms=scrape.quantile(lag, 1.0) * 1000,
     )
@@ -246,6 +263,7 @@ def main() -> None:
             r.missed,
             r.rss_per_sub_kib,
             r.cpu_us_per_sub_frame,
+            r.kernel_us_per_sub_frame,
             r.cpu_ms_per_rotation,
             f"{r.idle_cpu_share:.0%}",
             f"<= {r.lag_p99_ms:g} / <= {r.lag_max_ms:g}",
@@ -268,6 +286,7 @@ def main() -> None:
                 "missed",
                 "KiB/subscriber",
                 "CPU us/sub/frame",
+                "of which kernel",
                 "server CPU ms/rotation",
                 "idle CPU",
                 "loop lag p99 / max ms",

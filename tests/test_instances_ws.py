@@ -204,18 +204,31 @@ async def open_never_reading(client: Client, path: str) -> socket.socket:
     return sock
 
 
-async def skipped_frames(client: Client) -> float:
+async def metric(client: Client, name: str) -> float:
     text = await (await client.get("/metrics")).text()
-    [line] = [x for x in text.splitlines() if x.startswith("qrstream_ws_frames_skipped_total ")]
+    [line] = [x for x in text.splitlines() if x.startswith(name + " ")]
     return float(line.split()[1])
+
+
+async def skipped_frames(client: Client) -> float:
+    return await metric(client, "qrstream_ws_frames_skipped_total")
+
+
+async def websockets_open(client: Client) -> float:
+    return await metric(client, "qrstream_websockets_open")
 
 
 async def test_a_reader_that_never_reads_is_dropped_and_the_others_keep_receiving(
     make_client: ClientFactory, config: Config, clock: FakeClock
 ) -> None:
     """A scanqrcode socket that never reads fills its buffers; it is then skipped and dropped
-    (its connection closed), while another subscriber of the same instance gets every frame at
-    once, before and after."""
+    (its connection closed, and no longer counted in qrstream_websockets_open), while another
+    subscriber of the same instance gets every frame at once, before and after."""
+    await never_reading_is_dropped(make_client, config, clock)
+
+
+async def never_reading_is_dropped(make_client: ClientFactory, config: Config, clock: FakeClock) -> None:
+    """The scenario above, on whatever event loop the test runs (tests/uvloop/ runs it on uvloop)."""
     client = await make_client(config.replace(qr_scan_timeout_s=1e9))
     instance = await new_instance(client)
     path = api(instance, "scanqrcode") + "?format=svg"  # bigger frames than raw: fuller buffers
@@ -225,19 +238,22 @@ async def test_a_reader_that_never_reads_is_dropped_and_the_others_keep_receivin
         seen = [(await next_message(reader))["message"]]
         hub, name = client.app[HUB], instance_topic(instance[0])
         await until(lambda: hub.count(name) == 2)
+        assert await websockets_open(client) == 2
         for _ in range(MAX_ROUNDS):
             await clock.advance(PERIOD)
             message = await next_message(reader)
             assert message["type"] == "qrCode" and message["message"] != seen[-1]
             seen.append(message["message"])
-            if hub.count(name) == 1:
+            if await websockets_open(client) == 1:
                 break  # dropped
         else:
             raise AssertionError(f"the never-reading socket was not dropped after {MAX_ROUNDS} frames")
         assert await skipped_frames(client) >= 3  # skipped before it was dropped
+        await until(lambda: hub.count(name) == 1)  # its handler is done with it
         for _ in range(2):
             await clock.advance(PERIOD)
             assert (await next_message(reader))["type"] == "qrCode"  # and on it goes
+        assert await websockets_open(client) == 1
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(RECEIVE_S):  # now read it: what was queued, then the end
             while await loop.sock_recv(stuck, 1 << 20):

@@ -34,7 +34,7 @@ from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.limits import LIMITER, WS_SLOTS
 from qrstream.web.peers import PEERS
 from qrstream.web.policy import OPS, Routes
-from qrstream.web.ws import HUB
+from qrstream.web.ws import HUB, is_open
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         app = self._app
         sockets: weakref.WeakSet[web.WebSocketResponse] = app[WEBSOCKETS]
-        open_ws = len([ws for ws in list(sockets) if not ws.closed])
+        open_ws = sum(1 for ws in list(sockets) if is_open(ws))
         yield GaugeMetricFamily("qrstream_websockets_open", "Open websockets in this process.", value=open_ws)
         hub = app[HUB]
         yield CounterMetricFamily(

@@ -23,9 +23,10 @@ import contextlib
 import json
 import logging
 import struct
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -68,10 +69,31 @@ def envelope(text: str, *, final: bool = False, variant: str | None = None) -> s
     return json.dumps(message, separators=(",", ":"))
 
 
-@dataclass(eq=False)
+class Writable(Protocol):
+    """What the fan-out needs of a connection's transport: asyncio's own transports and uvloop's
+    (which are not subclasses of `asyncio.Transport`) both have it."""
+
+    def write(self, data: bytes, /) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def is_closing(self) -> bool: ...
+    def abort(self) -> None: ...
+
+
+def writable(transport: object) -> Writable | None:
+    """`transport` when the fan-out can write frames to it directly, else None."""
+    if all(callable(getattr(transport, name, None)) for name in _WRITABLE):
+        return cast(Writable, transport)
+    return None
+
+
+_WRITABLE = ("write", "get_write_buffer_size", "is_closing", "abort")
+
+
+@dataclass(eq=False, slots=True)
 class Member:
     ws: web.WebSocketResponse
-    transport: asyncio.Transport | None
+    transport: Writable | None
+    """Set when frames go straight to the transport (no per-message compression on `ws`)."""
     variant: str | None = None
     skips: int = 0
     last: bytes | None = None
@@ -82,6 +104,7 @@ class Member:
 @dataclass
 class Room:
     members: dict[web.WebSocketResponse, Member] = field(default_factory=dict)
+    variants: Counter[str | None] = field(default_factory=Counter)
     unsubscribe: Callable[[], None] | None = None
     tail: asyncio.Task[None] | None = None
 
@@ -99,20 +122,30 @@ class Hub:
         self,
         topic: str,
         ws: web.WebSocketResponse,
-        transport: asyncio.Transport | None,
+        transport: object | None,
         variant: str | None = None,
     ) -> None:
+        """Make `ws` (an upgraded socket on `transport`) a member of `topic` and `variant`."""
         room = self._rooms.get(topic)
         if room is None:
             room = self._rooms[topic] = Room()
             room.unsubscribe = self._bus.subscribe(topic, self._on_message)
-        room.members[ws] = Member(ws, transport, variant)
+        direct = writable(transport) if not ws.compress else None
+        previous = room.members.get(ws)
+        if previous is not None:
+            room.variants[previous.variant] -= 1
+        room.members[ws] = Member(ws, direct, variant)
+        room.variants[variant] += 1
 
     def leave(self, topic: str, ws: web.WebSocketResponse) -> None:
         room = self._rooms.get(topic)
         if room is None:
             return
-        room.members.pop(ws, None)
+        member = room.members.pop(ws, None)
+        if member is not None:
+            room.variants[member.variant] -= 1
+            if room.variants[member.variant] <= 0:
+                del room.variants[member.variant]
         if not room.members:
             if room.unsubscribe is not None:
                 room.unsubscribe()
@@ -125,7 +158,7 @@ class Hub:
     def variants(self, topic: str) -> set[str | None]:
         """The variants the local members of `topic` joined with."""
         room = self._rooms.get(topic)
-        return {m.variant for m in room.members.values()} if room else set()
+        return set(room.variants) if room else set()
 
     def topics(self) -> list[str]:
         return list(self._rooms)
@@ -144,7 +177,7 @@ class Hub:
         Inside, a state read is sure to see every change announced after it (so the caller
         re-reads, then sends its first message with `sub.send`, in order with broadcasts).
         """
-        self.join(topic, ws, transport if isinstance(transport, asyncio.Transport) else None, variant)
+        self.join(topic, ws, transport, variant)
         try:
             await self.ready(topic)
             yield Subscription(self, topic, ws)
@@ -206,36 +239,46 @@ class Hub:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
         # The frame is encoded once and the same bytes are written to every socket: one
-        # transport.write each, no per-socket coroutine (bench/fanout.py).
+        # transport.write each, no per-socket coroutine, nothing allocated per socket
+        # (bench/fanout.py). Sockets with per-message compression go through aiohttp.
         frame = text_frame(data)
-        written = 0
+        written = skipped = 0
         for member in [only] if only is not None else list(room.members.values()):
+            if (variant is not None and member.variant != variant) or member.last == data:
+                continue
             ws = member.ws
-            if ws.closed or member.last == data or (variant is not None and member.variant != variant):
+            if ws.closed:
                 continue
             transport = member.transport
-            if not final and transport is not None and transport.get_write_buffer_size() > SLOW_BUFFER_BYTES:
+            if transport is None:
+                try:
+                    await ws.send_frame(data, WSMsgType.TEXT)
+                except (ConnectionError, RuntimeError):
+                    continue
+            elif transport.is_closing():
+                continue
+            elif not final and transport.get_write_buffer_size() > SLOW_BUFFER_BYTES:
                 member.skips += 1
-                self.skipped += 1
+                skipped += 1
                 if member.skips >= MAX_SKIPS:
                     log.info("dropping a websocket that has not read %d frames", member.skips)
                     transport.abort()
                 continue
-            member.skips = 0
-            try:
-                if isinstance(transport, asyncio.WriteTransport) and not ws.compress:
-                    if transport.is_closing():
-                        continue
+            else:
+                try:
                     transport.write(frame)
-                else:
-                    await ws.send_frame(data, WSMsgType.TEXT)
-            except (ConnectionError, RuntimeError):
-                continue
+                except (ConnectionError, RuntimeError):
+                    continue
+            member.skips = 0
             member.last = data
-            self.sent += 1
             written += 1
             if written % SENDS_PER_SLICE == 0:
+                self.sent += written
+                self.skipped += skipped
+                written = skipped = 0
                 await asyncio.sleep(0)
+        self.sent += written
+        self.skipped += skipped
         if final:
             await asyncio.gather(*(close_quietly(m.ws, WSCloseCode.OK) for m in list(room.members.values())))
 
@@ -279,6 +322,20 @@ class HouseSocket(web.WebSocketResponse):
     """
 
     reader: _Reader | None = None
+    connection: asyncio.BaseTransport | None = None
+    """The transport it was upgraded on."""
+
+    @property
+    def lost(self) -> bool:
+        """Its connection is gone (aborted by the fan-out, or broken), whatever `closed` says:
+        aiohttp notices only at its next read or heartbeat."""
+        connection = self.connection
+        return connection is None or connection.is_closing()
+
+
+def is_open(ws: web.WebSocketResponse) -> bool:
+    """Not closed and still connected: what `qrstream_websockets_open` counts."""
+    return not ws.closed and not (isinstance(ws, HouseSocket) and ws.lost)
 
 
 async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b"") -> None:
@@ -299,6 +356,7 @@ async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     registered for the 1001 goodbye on shutdown."""
     ws = HouseSocket(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
     await ws.prepare(request)
+    ws.connection = request.transport
     request[UPGRADED] = ws
     request.app[WEBSOCKETS].add(ws)
     return ws
@@ -339,5 +397,11 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
             receive.cancel()
         if house is not None:
             house.reader = None
+            if house.lost and not house.closed:
+                # The connection went under the read (aiohttp then cancels the handler): with no
+                # peer to wait for this returns at once, and stops aiohttp's heartbeat timer, which
+                # would otherwise keep the whole socket in memory until it fired.
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await house.close(code=WSCloseCode.ABNORMAL_CLOSURE)
         if not reader.done.done():
             reader.done.set_result(None)
