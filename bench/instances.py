@@ -112,8 +112,11 @@ def check_gaps(subs: list[wsclient.Subscriber], start: float, stop: float) -> tu
 
 
 def start_profile(pid: int, seconds: float, out: str) -> subprocess.Popen[bytes]:
-    """`py-spy record` on the server for `seconds` (its own process, so it costs the bench nothing)."""
+    """`py-spy record` on the server for `seconds` (its own process, so it costs the bench nothing);
+    collapsed stacks (`-f raw`) when `out` ends in `.txt`, else a flame graph."""
     command = ["py-spy", "record", "--pid", str(pid), "-d", str(round(seconds)), "-o", out, "-r", "50"]
+    if out.endswith(".txt"):
+        command += ["-f", "raw"]
     spy = Path(sys.executable).parent / "py-spy"
     if spy.exists():
         command[0] = str(spy)
@@ -139,6 +142,7 @@ async def measure(
     source_base: int,
     profile: str | None,
     watch_gc: bool,
+    raw_profile: bool = False,
 ) -> ManyResult:
     script = GCWATCH if watch_gc else None
     with Server(env={**server_env(period), "QRSTREAM_LOG_LEVEL": "WARNING"}, script=script) as server:
@@ -160,7 +164,8 @@ async def measure(
             load = os.getloadavg()[0]
             spy = None
             if profile is not None:
-                spy = start_profile(server.pid, observe, str(Path(profile) / f"instances-{n}.svg"))
+                name = f"instances-{n}.{'txt' if raw_profile else 'svg'}"
+                spy = start_profile(server.pid, observe, str(Path(profile) / name))
             await asyncio.sleep(observe)
             stop = time.time()
             cpu = cpu_seconds(server.pid) - cpu_before
@@ -211,6 +216,7 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=20.0, help="QRSTREAM_QR_REFRESH_S")
     parser.add_argument("--observe", type=float, default=60.0, help="seconds observed per size")
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the server into DIR/instances-N.svg")
+    parser.add_argument("--raw", action="store_true", help="--profile as collapsed stacks (.txt)")
     parser.add_argument("--gc", action="store_true", help="time the server's garbage collections")
     parser.add_argument(
         "--warmup", type=float, default=20.0, help="seconds between subscribing and observing"
@@ -220,7 +226,9 @@ def main() -> None:
     counts = [int(c) for c in args.instances.split(",")]
     print(f"open-file limit {limit}; period {args.period:g} s; observing {args.observe:g} s per size")
     results = [
-        asyncio.run(measure(n, args.period, args.observe, args.warmup, 50 + 10 * i, args.profile, args.gc))
+        asyncio.run(
+            measure(n, args.period, args.observe, args.warmup, 50 + 10 * i, args.profile, args.gc, args.raw)
+        )
         for i, n in enumerate(counts)
     ]
     rows = [

@@ -11,6 +11,7 @@ every watched instance, per format (three at most: the cache stays bounded).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ FrameKey = tuple[int, int, int, str]
 """(instance id, generation, window, format)"""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     instance_id: int
     generation: int
@@ -37,7 +38,8 @@ class Frame:
     code: str
     link: str
     text: str
-    """The message every client gets, encoded once (the image itself stays in the renderer's cache)."""
+    """The message every client gets, encoded once (the image is not kept with it: one made alone
+    stays in the renderer's cache, the rotation's batches keep only this text)."""
 
 
 class Frames:
@@ -97,21 +99,18 @@ class Frames:
         pairs = [
             self._pairing(instance_id, generation, window) for instance_id, generation, window, _ in keys
         ]
-        specs = {
-            i: QrSpec(link, format=key[3])
-            for i, (key, (_, link)) in enumerate(zip(keys, pairs, strict=True))
-            if key[3] != RAW
-        }
-        images = dict(zip(specs, await self._renderer.render_many(list(specs.values())), strict=True))
+        drawn = [i for i, key in enumerate(keys) if key[3] != RAW]
+        specs = [QrSpec(pairs[i][1], format=keys[i][3]) for i in drawn]
+        bodies = dict(zip(drawn, await self._renderer.draw_all(specs), strict=True))
         made = []
         for i, (key, (code, link)) in enumerate(zip(keys, pairs, strict=True)):
-            image = images.get(i)
-            if image is None:
+            body = bodies.get(i)
+            if body is None:
                 message = link
             elif key[3] == SVG:
-                message = image.body.decode("ascii")
+                message = body.decode("ascii")
             else:
-                message = image.b64
+                message = base64.b64encode(body).decode("ascii")
             made.append(self._frame(key, code, link, message))
         return made
 

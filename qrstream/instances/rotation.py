@@ -17,7 +17,7 @@ the injected clock for the earliest entry (no task or timer per instance):
                   ▲                                                                         │
                   └──────────────────────── the next window ───────────────────────────────┘
 
-Prepares due within `BATCH_S` of each other are done together: one store query for their
+Prepares due within `BATCH_S` of the earliest are done together: one store query for their
 instances, one trip for their leases, a few trips to the render pool for all their frames.
 Each instance's prepare time is spread over the first half of the lead (by its id), so many
 windows ending at one instant do not render in one burst. A failed prepare or publish (a
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 
 LEAD_S = 2.0
 """How long before a window's end its next frames start being made (at most a quarter period)."""
-BATCH_S = 0.05
-"""Prepares due within this much of the earliest are made together."""
+BATCH_S = 0.25
+"""Prepares due within this much of the earliest are made together (a little early)."""
 MAX_BATCH = 256
 """Instances per prepare batch (one store query, one lease trip, a few pool trips)."""
 PUBLISH_SLICE = 200
@@ -57,17 +57,28 @@ PUBLISH_SLICE = 200
 _PREPARE, _PUBLISH = "prepare", "publish"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Watch:
-    """One watched instance: the window shown now, and the next one's frames once made."""
+    """One watched instance: the window shown now, and the next one's frames once made.
+
+    A watch is its own heap entry (ordered by `due`, then `ticket`), and it is on the heap at
+    most once: it is pushed again only after it was taken off. One that stopped rotating
+    stays there until its time and is then dropped (`self._watches` no longer holds it).
+    """
 
     instance_id: int
     window: int
-    ticket: int = -1
-    """The heap entry that may move this watch on (older entries are ignored)."""
+    due: float = 0.0
+    ticket: int = 0
+    step: str = ""
     generation: int = 0
     tried: tuple[str, ...] = ()
     made: list[Frame] = field(default_factory=list)
+
+    def __lt__(self, other: _Watch) -> bool:
+        if self.due != other.due:
+            return self.due < other.due
+        return self.ticket < other.ticket
 
 
 class Rotator:
@@ -83,7 +94,7 @@ class Rotator:
         self._frames = frames
         self._background = tasks
         self._watches: dict[int, _Watch] = {}
-        self._heap: list[tuple[float, int, str, _Watch]] = []
+        self._heap: list[_Watch] = []
         self._tickets = itertools.count()
         self._driver: asyncio.Task[None] | None = None
         self._alarm: asyncio.Future[None] | None = None
@@ -102,7 +113,7 @@ class Rotator:
 
     def idle(self) -> bool:
         """Nothing to do until the clock moves: no batch in flight, no entry due now."""
-        due = self._heap[0][0] if self._heap else math.inf
+        due = self._heap[0].due if self._heap else math.inf
         return self._in_flight == 0 and due > self._services.clock.now()
 
     def ensure(self, instance_id: int) -> None:
@@ -127,19 +138,16 @@ class Rotator:
     def _wait(self, watch: _Watch) -> None:
         self._push(self.prepare_at(watch.instance_id, watch.window), _PREPARE, watch)
 
-    def _push(self, due: float, kind: str, watch: _Watch) -> None:
-        watch.ticket = next(self._tickets)
-        heapq.heappush(self._heap, (due, watch.ticket, kind, watch))
+    def _push(self, due: float, step: str, watch: _Watch) -> None:
+        watch.due, watch.ticket, watch.step = due, next(self._tickets), step
+        heapq.heappush(self._heap, watch)
         if due < self._alarm_at and self._alarm is not None:
             _ring(self._alarm)  # the driver sleeps past this one: wake it
-
-    def _current(self, watch: _Watch, ticket: int) -> bool:
-        return watch.ticket == ticket and self._watches.get(watch.instance_id) is watch
 
     async def _run(self) -> None:
         clock = self._services.clock
         while self._heap or self._watches:
-            due = self._heap[0][0] if self._heap else math.inf
+            due = self._heap[0].due if self._heap else math.inf
             now = clock.now()
             if due > now:
                 await self._sleep(due)
@@ -166,13 +174,13 @@ class Rotator:
         prepares: list[_Watch] = []
         publishes: list[_Watch] = []
         heap = self._heap
-        while heap and heap[0][0] <= now + BATCH_S:
-            due, ticket, kind, watch = heap[0]
-            if kind == _PUBLISH and due > now:
+        while heap and heap[0].due <= now + BATCH_S:
+            watch = heap[0]
+            if watch.step == _PUBLISH and watch.due > now:
                 break  # published at its time, never early
             heapq.heappop(heap)
-            if self._current(watch, ticket):
-                (prepares if kind == _PREPARE else publishes).append(watch)
+            if self._watches.get(watch.instance_id) is watch:
+                (prepares if watch.step == _PREPARE else publishes).append(watch)
         return prepares, publishes
 
     async def _sleep(self, due: float) -> None:
@@ -252,7 +260,6 @@ class Rotator:
                 continue
             end = self._frames.window_end(watch.instance_id, watch.window)
             if end <= now:
-                watch.ticket = next(self._tickets)
                 overdue.append(watch)  # the window ended while its frames were made
             else:
                 self._push(end, _PUBLISH, watch)

@@ -158,29 +158,26 @@ class QrRenderer:
             return self.render_now(spec, custom=custom)
         return await self._cache(custom).get_or_make(spec, lambda: self._render_in_pool(spec))
 
-    async def render_many(self, specs: list[QrSpec]) -> list[QrImage]:
-        """Render many of the server's own specs (not `custom`) at once: those not cached are
-        drawn in a few trips to the pool (one per worker) instead of one trip each."""
-        if self._executor is None:
-            return [self.render_now(spec) for spec in specs]
-        return await self._images.get_or_make_many(specs, self._render_batch_in_pool)
-
-    async def _render_batch_in_pool(self, specs: list[QrSpec]) -> list[QrImage]:
+    async def draw_all(self, specs: list[QrSpec]) -> list[bytes]:
+        """Draw many of the server's own specs at once, in a few trips to the pool (one per
+        worker) instead of one trip each, and keep none of them: the caller caches what it
+        needs (the rotation's frames would otherwise push every other image out of the LRU)."""
+        if not specs:
+            return []
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        share = -(-len(specs) // self._workers)  # ceiling: every worker gets a part
-        parts = [specs[i : i + share] for i in range(0, len(specs), share)]
-        self.pool_trips += len(parts)
-        try:
+        if self._executor is None:
+            bodies = draw_many(specs)
+        else:
+            loop = asyncio.get_running_loop()
+            share = -(-len(specs) // self._workers)  # ceiling: every worker gets a part
+            parts = [specs[i : i + share] for i in range(0, len(specs), share)]
+            self.pool_trips += len(parts)
             drawn = await asyncio.gather(*(loop.run_in_executor(self._executor, draw_many, p) for p in parts))
-        except SizeTooSmall as exc:
-            raise _too_small(exc) from None
-        bodies = [body for part in drawn for body in part]
-        elapsed = time.perf_counter() - started  # the hop to the pool included, as for one image
-        self.render_seconds += elapsed
+            bodies = [body for part in drawn for body in part]
+        self.render_seconds += time.perf_counter() - started  # the hop to the pool included
         self.renders += len(specs)
         self.renders_by_format.update(spec.format for spec in specs)
-        return [QrImage(spec, body) for spec, body in zip(specs, bodies, strict=True)]
+        return bodies
 
     async def _render_in_pool(self, spec: QrSpec) -> QrImage:
         started = time.perf_counter()
