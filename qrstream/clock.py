@@ -11,7 +11,8 @@ import asyncio
 import heapq
 import itertools
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -41,6 +42,27 @@ class SystemClock:
 async def sleep(clock: Clock, seconds: float) -> None:
     """Wait `seconds` on `clock`."""
     await clock.sleep_until(clock.now() + seconds)
+
+
+class Timer(Protocol):
+    def cancel(self) -> object: ...
+
+
+def call_at(clock: Clock, deadline: float, callback: Callable[[], object]) -> Timer:
+    """Call `callback` once `clock.now() >= deadline`, unless cancelled first.
+
+    On the system clock this is one loop timer, no task (a timer per websocket costs a few
+    hundred bytes, a sleeping task over a kilobyte); on any other clock, a task sleeping on it.
+    """
+    loop = asyncio.get_running_loop()
+    if isinstance(clock, SystemClock):
+        return loop.call_later(max(0.0, deadline - clock.now()), callback)
+    return loop.create_task(_call_at(clock, deadline, callback))
+
+
+async def _call_at(clock: Clock, deadline: float, callback: Callable[[], object]) -> None:
+    await clock.sleep_until(deadline)
+    callback()
 
 
 class FakeClock:
@@ -75,3 +97,57 @@ class FakeClock:
         self.set(self._now + seconds)
         for _ in range(settle):
             await asyncio.sleep(0)
+
+
+class Deadlines:
+    """Many deadlines on one clock with one timer among them, for the earliest (a websocket's
+    scan timeout: a heap entry each instead of a loop timer or a sleeping task each).
+
+    `add` returns the entry to pass to `cancel`; a cancelled entry stays in the heap, empty,
+    until its time comes. Callbacks run on the loop, in deadline order.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._heap: list[list[Any]] = []  # [deadline, seq, callback or None]
+        self._seq = itertools.count()
+        self._timer: Timer | None = None
+        self._armed = float("inf")
+
+    def add(self, deadline: float, callback: Callable[[], object]) -> list[Any]:
+        entry = [deadline, next(self._seq), callback]
+        heapq.heappush(self._heap, entry)
+        if deadline < self._armed:
+            self._arm(deadline)
+        return entry
+
+    @staticmethod
+    def cancel(entry: list[Any]) -> None:
+        entry[2] = None
+
+    def close(self) -> None:
+        """Call nothing more."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
+        self._armed = float("inf")
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._armed = deadline
+        self._timer = call_at(self._clock, deadline, self._due)
+
+    def _due(self) -> None:
+        self._timer, self._armed = None, float("inf")
+        heap, now = self._heap, self._clock.now()
+        loop = asyncio.get_running_loop()
+        while heap and heap[0][0] <= now:
+            callback = heapq.heappop(heap)[2]
+            if callback is not None:
+                loop.call_soon(callback)  # one failing callback is the loop's to report, not ours
+        while heap and heap[0][2] is None:  # cancelled: no timer for them
+            heapq.heappop(heap)
+        if heap:
+            self._arm(heap[0][0])

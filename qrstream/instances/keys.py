@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from qrstream.clock import Deadlines
 from qrstream.instances.frames import Frames
 from qrstream.instances.linking import Linking
 from qrstream.instances.pairing_links import PairingLinks
@@ -15,3 +16,5 @@ FRAMES: web.AppKey[Frames] = web.AppKey("frames", Frames)
 LINKING: web.AppKey[Linking] = web.AppKey("linking", Linking)
 ROTATOR: web.AppKey[Rotator] = web.AppKey("rotator", Rotator)
 PAIRING_LINKS: web.AppKey[PairingLinks] = web.AppKey("pairing_links", PairingLinks)
+SCAN_DEADLINES: web.AppKey[Deadlines] = web.AppKey("scan_deadlines", Deadlines)
+"""The scan timeouts of every scanqrcode socket of this process, on one timer."""

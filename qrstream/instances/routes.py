@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from qrstream.clock import Deadlines
 from qrstream.errors import BadRequest
 from qrstream.instances import admin_routes as instances_admin
 from qrstream.instances import link_page as link
@@ -23,7 +24,7 @@ from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
 from qrstream.instances.frames import PNG, Frames, parse_format
 from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
-from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, PAIRING_LINKS, ROTATOR
+from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, PAIRING_LINKS, ROTATOR, SCAN_DEADLINES
 from qrstream.instances.linking import Linking
 from qrstream.instances.pairing_links import PairingLinks, iso, parse_ttl
 from qrstream.instances.policies import INSTANCE_API
@@ -161,11 +162,13 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
         app[LINKING] = Linking(instances, frames, secret)
         app[ROTATOR] = Rotator(core, app[HUB], instances, frames, tasks)
         app[PAIRING_LINKS] = PairingLinks(core.db, core.clock)
+        app[SCAN_DEADLINES] = deadlines = Deadlines(core.clock)
         await instances.cache.start()
         try:
             await instances.resume_reboots()
             yield
         finally:
+            deadlines.close()
             instances.cache.close()
 
 

@@ -20,14 +20,14 @@ import contextlib
 
 from aiohttp import WSCloseCode, web
 
-from qrstream.clock import Clock
+from qrstream.clock import Clock, Deadlines
 from qrstream.instances.events import ALREADY_LOGGED, DELETED, TIMEOUT_EXPIRED, message
 from qrstream.instances.frames import PNG, Frames, parse_format
-from qrstream.instances.keys import FRAMES, INSTANCES, ROTATOR
+from qrstream.instances.keys import FRAMES, INSTANCES, ROTATOR, SCAN_DEADLINES
 from qrstream.instances.pairing_links import EXPIRED
 from qrstream.instances.policies import INSTANCE_API
 from qrstream.instances.rotation import topic
-from qrstream.instances.service import Instance
+from qrstream.instances.service import Instance, Instances
 from qrstream.web.http import services
 from qrstream.web.limits import capped_websocket
 from qrstream.web.policy import Routes
@@ -54,28 +54,33 @@ async def _current_text(frames: Frames, clock: Clock, instance: Instance, fmt: s
 
 
 class ScanTimer:
-    """Ends one connection with `goodbye` (`timeoutExpired`) when nobody scanned in time."""
+    """Ends one connection with `goodbye` (`timeoutExpired`) when nobody scanned in time: an
+    entry in the app's `Deadlines` until then (no timer or task per idle connection), a task
+    for the goodbye itself."""
+
+    __slots__ = ("_deadlines", "_entry", "_goodbye", "_saying", "_sub", "fired")
 
     def __init__(
-        self, sub: Subscription, clock: Clock, deadline: float, goodbye: str = TIMEOUT_EXPIRED
+        self, sub: Subscription, deadlines: Deadlines, deadline: float, goodbye: str = TIMEOUT_EXPIRED
     ) -> None:
         self._sub = sub
+        self._goodbye = goodbye
         self.fired = False
-        self.task = asyncio.ensure_future(self._run(clock, deadline, goodbye))
+        self._saying: asyncio.Task[web.WebSocketResponse] | None = None
+        self._deadlines = deadlines
+        self._entry = deadlines.add(deadline, self._fire)
 
-    async def _run(self, clock: Clock, deadline: float, goodbye: str) -> None:
-        await clock.sleep_until(deadline)
+    def _fire(self) -> None:
         self.fired = True
         self._sub.leave()  # no frame after the goodbye
         if not self._sub.ws.closed:
-            await _say_and_close(self._sub.ws, goodbye)
+            self._saying = asyncio.ensure_future(_say_and_close(self._sub.ws, self._goodbye))
 
     async def stop(self) -> None:
-        if self.fired:
-            await asyncio.gather(self.task, return_exceptions=True)  # let the goodbye finish
-        else:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        if not self.fired:
+            self._deadlines.cancel(self._entry)
+        if self._saying is not None:
+            await asyncio.gather(self._saying, return_exceptions=True)  # let the goodbye finish
 
 
 async def scanqrcode(request: web.Request) -> web.StreamResponse:
@@ -83,6 +88,20 @@ async def scanqrcode(request: web.Request) -> web.StreamResponse:
     instance = await instances.authenticate(request.match_info["id"], request.match_info["token"])
     fmt = parse_format(request.query.getall("format", []))  # a bad one: 400 before the upgrade
     return await stream_instance(request, instance, fmt)
+
+
+async def _first_message(
+    instances: Instances, frames: Frames, clock: Clock, instance_id: int, fmt: str
+) -> tuple[str, bool]:
+    """What a new subscriber gets first, and whether it is a goodbye: read again after joining
+    (a change announced before we listened is seen here), in a frame of its own, so that the
+    row read is not held for the connection's life."""
+    current = await instances.get(instance_id)
+    if current is None:
+        return DELETED, True
+    if current.logged_in:
+        return ALREADY_LOGGED, True
+    return await _current_text(frames, clock, current, fmt), False
 
 
 def _end(started: float, timeout_s: float, link_expires_at: float | None) -> tuple[float, str]:
@@ -117,17 +136,14 @@ async def stream_instance(
             request.app[ROTATOR].ensure(instance.id)
             # A member of its format: the rotation's frames of that format only come here.
             async with request.app[HUB].subscription(name, ws, request.transport, fmt) as sub:
-                # Read again after joining: a change announced before we listened is seen here.
-                current = await instances.get(instance.id)
-                if current is None:
-                    return await _say_and_close(ws, DELETED)
-                if current.logged_in:
-                    return await _say_and_close(ws, ALREADY_LOGGED)
+                first, final = await _first_message(instances, request.app[FRAMES], clock, instance.id, fmt)
+                if final:
+                    return await _say_and_close(ws, first)
                 # Through the hub: in order with the rotation's frames, and not twice when the
                 # rotation publishes this same frame at the turn of the window.
-                await sub.send(await _current_text(request.app[FRAMES], clock, current, fmt))
+                await sub.send(first)
                 deadline, goodbye = _end(started, services(request).config.qr_scan_timeout_s, link_expires_at)
-                timer = ScanTimer(sub, clock, deadline, goodbye)
+                timer = ScanTimer(sub, request.app[SCAN_DEADLINES], deadline, goodbye)
                 await sub.read_until_closed()
         except (ConnectionError, RuntimeError):
             pass  # the peer went away mid-send

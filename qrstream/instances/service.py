@@ -46,7 +46,7 @@ CACHE_TOPIC = "cache:instances"
 """The bus topic on which every process tells the others which instance's row changed."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instance:
     id: int
     token: str

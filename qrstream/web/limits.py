@@ -15,7 +15,6 @@ maximum of open sockets. A slot is a reserved count, released when the block end
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -78,29 +77,46 @@ class WsSlots:
         return self._groups[group]
 
 
-@contextlib.asynccontextmanager
-async def capped_websocket(
-    request: web.Request, group: str, noun: str
-) -> AsyncIterator[web.WebSocketResponse]:
+class capped_websocket:  # named as the function it replaced: `async with capped_websocket(...)`
     """Upgrade (house settings, 1001 on shutdown) unless `group` or this client is full.
 
     When full, the socket is opened and at once closed with 1013 (try again later) and a
     reason naming the `noun` (`instance`, `verification`); the caller checks `ws.closed`
     and returns the socket as it is. The slot is held until the block ends.
+    A plain object, not a generator-based context manager: it lives as long as the socket.
     """
-    slots = request.app[WS_SLOTS]
-    client = client_key(request)
-    reason = slots.reserve(group, client, noun)
-    if reason is not None:
-        slots.refused[reason] += 1
-        ws = await open_websocket(request)
-        await close_quietly(ws, WSCloseCode.TRY_AGAIN_LATER, reason.encode())
-        yield ws
-        return
-    try:
-        yield await open_websocket(request)
-    finally:
-        slots.release(group, client)
+
+    __slots__ = ("_client", "_group", "_noun", "_request", "_slots")
+
+    def __init__(self, request: web.Request, group: str, noun: str) -> None:
+        self._request, self._group, self._noun = request, group, noun
+        self._slots: WsSlots | None = None
+        self._client = ""
+
+    async def __aenter__(self) -> web.WebSocketResponse:
+        request = self._request
+        slots = request.app[WS_SLOTS]
+        client = client_key(request)
+        reason = slots.reserve(self._group, client, self._noun)
+        if reason is not None:
+            slots.refused[reason] += 1
+            ws = await open_websocket(request)
+            await close_quietly(ws, WSCloseCode.TRY_AGAIN_LATER, reason.encode())
+            return ws
+        self._slots, self._client = slots, client
+        try:
+            return await open_websocket(request)
+        except BaseException:
+            self._release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._slots is not None:
+            self._slots.release(self._group, self._client)
+            self._slots = None
 
 
 async def limits_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -24,7 +24,7 @@ import json
 import logging
 import struct
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
@@ -105,8 +105,20 @@ class Member:
 class Room:
     members: dict[web.WebSocketResponse, Member] = field(default_factory=dict)
     variants: Counter[str | None] = field(default_factory=Counter)
+    encoded: dict[str | None, tuple[str, bytes]] = field(default_factory=dict)
+    """The text last sent to the members of each variant, and its bytes: every member's `last`
+    is then the same bytes object, not a copy each (a frame is a kilobyte or more)."""
     unsubscribe: Callable[[], None] | None = None
     tail: asyncio.Task[None] | None = None
+
+
+def _encode(room: Room, variant: str | None, text: str) -> bytes:
+    known = room.encoded.get(variant)
+    if known is not None and (known[0] is text or known[0] == text):
+        return known[1]
+    data = text.encode()
+    room.encoded[variant] = (text, data)
+    return data
 
 
 class Hub:
@@ -163,26 +175,20 @@ class Hub:
     def topics(self) -> list[str]:
         return list(self._rooms)
 
-    @contextlib.asynccontextmanager
-    async def subscription(
+    def subscription(
         self,
         topic: str,
         ws: web.WebSocketResponse,
         transport: asyncio.BaseTransport | None,
         variant: str | None = None,
-    ) -> AsyncIterator[Subscription]:
-        """Join `topic` (as a member of `variant`), wait until the bus delivers it here, and
-        leave on the way out.
+    ) -> Subscription:
+        """`async with` it: join `topic` (as a member of `variant`), wait until the bus delivers
+        it here, and leave on the way out.
 
         Inside, a state read is sure to see every change announced after it (so the caller
         re-reads, then sends its first message with `sub.send`, in order with broadcasts).
         """
-        self.join(topic, ws, transport, variant)
-        try:
-            await self.ready(topic)
-            yield Subscription(self, topic, ws)
-        finally:
-            self.leave(topic, ws)
+        return Subscription(self, topic, ws, transport, variant)
 
     async def ready(self, topic: str) -> None:
         """After `join`: return once the bus delivers `topic` here (on Redis the subscription is
@@ -207,7 +213,7 @@ class Hub:
         room = self._rooms.get(topic)
         if room is None:
             return
-        self._chain(room, text.encode(), final, None, variant)
+        self._chain(room, _encode(room, variant, text), final, None, variant)
 
     def send(self, topic: str, ws: web.WebSocketResponse, text: str) -> asyncio.Task[None] | None:
         """Send `text` to one member of `topic`, in order with the topic's broadcasts (and not at
@@ -216,7 +222,7 @@ class Hub:
         member = room.members.get(ws) if room is not None else None
         if room is None or member is None:
             return None
-        return self._chain(room, text.encode(), False, member)
+        return self._chain(room, _encode(room, member.variant, text), False, member)
 
     def _chain(
         self, room: Room, data: bytes, final: bool, only: Member | None, variant: str | None = None
@@ -284,12 +290,34 @@ class Hub:
 
 
 class Subscription:
-    """One socket's place in a hub topic (see `Hub.subscription`)."""
+    """One socket's place in a hub topic (see `Hub.subscription`); a plain object, not a
+    generator-based context manager, as it lives as long as the socket (one per subscriber)."""
 
-    __slots__ = ("_hub", "topic", "ws")
+    __slots__ = ("_hub", "_transport", "_variant", "topic", "ws")
 
-    def __init__(self, hub: Hub, topic: str, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        topic: str,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None = None,
+        variant: str | None = None,
+    ) -> None:
         self._hub, self.topic, self.ws = hub, topic, ws
+        self._transport, self._variant = transport, variant
+
+    async def __aenter__(self) -> Subscription:
+        self._hub.join(self.topic, self.ws, self._transport, self._variant)
+        self._transport = None  # the member holds it
+        try:
+            await self._hub.ready(self.topic)
+        except BaseException:
+            self.leave()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.leave()
 
     async def send(self, text: str) -> None:
         """Send `text` to this socket only, in order with the topic's broadcasts (once)."""
@@ -301,16 +329,29 @@ class Subscription:
         """Receive no more broadcasts (before a goodbye of this socket's own)."""
         self._hub.leave(self.topic, self.ws)
 
-    async def read_until_closed(self) -> None:
-        await read_until_closed(self.ws)
+    def read_until_closed(self) -> Coroutine[Any, Any, None]:
+        """`read_until_closed` of this socket (the coroutine itself: one frame less per socket)."""
+        return read_until_closed(self.ws)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Reader:
-    """A handler inside `read_until_closed`: other tasks ask it to close, it tells when done."""
+    """A handler inside `read_until_closed`: another task asks it to close by cancelling its read
+    (no second task or future per idle socket); `done` tells the askers when it has."""
 
-    request: asyncio.Future[tuple[int, bytes]]
-    done: asyncio.Future[None]
+    task: asyncio.Task[Any]
+    request: tuple[int, bytes] | None = None
+    done: asyncio.Future[None] | None = None
+    closing: bool = False
+    """The handler is closing (or leaving) by itself: nothing to interrupt any more."""
+
+    def ask(self, code: int, message: bytes) -> asyncio.Future[None]:
+        if self.done is None:
+            self.done = self.task.get_loop().create_future()
+        if self.request is None and not self.closing:
+            self.request = (code, message)
+            self.task.cancel()
+        return self.done
 
 
 class HouseSocket(web.WebSocketResponse):
@@ -343,12 +384,10 @@ async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b
     not an error. Any task may call it: a handler reading in `read_until_closed` does the close."""
     reader = ws.reader if isinstance(ws, HouseSocket) else None
     with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
-        if reader is None:
+        if reader is None or reader.task is asyncio.current_task():
             await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
             return
-        if not reader.request.done():
-            reader.request.set_result((code, message))
-        await asyncio.wait_for(asyncio.shield(reader.done), CLOSE_TIMEOUT_S + 1)
+        await asyncio.wait_for(asyncio.shield(reader.ask(code, message)), CLOSE_TIMEOUT_S + 1)
 
 
 async def open_websocket(request: web.Request) -> web.WebSocketResponse:
@@ -368,33 +407,35 @@ _END = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 async def read_until_closed(ws: web.WebSocketResponse) -> None:
     """The handler's read loop: only it reads, so pongs and closes are seen; clients need not send.
 
-    It also ends the socket when another task calls `close_quietly`: the read is stopped and the
-    handler closes, waiting for the peer's close reply as a close handshake should.
+    It also ends the socket when another task calls `close_quietly`: the read is interrupted
+    (cancelled, the one cancellation asked for taken back) and the handler closes, waiting for
+    the peer's close reply as a close handshake should. The read is awaited in the handler's own
+    task: an idle socket holds no other task, future or waiter.
     """
-    loop = asyncio.get_running_loop()
-    reader = _Reader(loop.create_future(), loop.create_future())
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("read_until_closed runs in a task")
+    reader = _Reader(task)
     house = ws if isinstance(ws, HouseSocket) else None
     if house is not None:
         house.reader = reader
-    receive: asyncio.Task[Any] | None = None
     try:
         while True:
-            receive = asyncio.ensure_future(ws.receive())
-            await asyncio.wait((receive, reader.request), return_when=asyncio.FIRST_COMPLETED)
-            if receive.done():
-                msg = receive.result()
-                if msg.type in _END:
-                    return
-                continue
-            code, message = reader.request.result()
-            receive.cancel()
-            await asyncio.gather(receive, return_exceptions=True)
-            with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
-                await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
-            return
+            try:
+                msg = await ws.receive()
+            except asyncio.CancelledError:
+                if reader.request is None or task.cancelling() > 1:
+                    raise  # a cancellation of the handler itself
+                task.uncancel()
+                break
+            if msg.type in _END:
+                return
+        reader.closing = True
+        code, message = reader.request
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(ws.close(code=code, message=message), CLOSE_TIMEOUT_S)
     finally:
-        if receive is not None and not receive.done():
-            receive.cancel()
+        reader.closing = True
         if house is not None:
             house.reader = None
             if house.lost and not house.closed:
@@ -403,5 +444,5 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
                 # would otherwise keep the whole socket in memory until it fired.
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await house.close(code=WSCloseCode.ABNORMAL_CLOSURE)
-        if not reader.done.done():
+        if reader.done is not None and not reader.done.done():
             reader.done.set_result(None)
