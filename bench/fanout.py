@@ -16,13 +16,15 @@ burns in that much time between turns (the idle rate, measured in the same run w
 the same subscribers: heartbeats, the loop-lag sampler), divided by the subscribers that
 got the turn's frame; the median over turns (a full garbage collection in one window
 would move a sum), with the kernel's part (stime) beside it.
-Renders run in the server's process pool, so they are not in this figure.
+Renders run in the server's process pool, so they are not in this figure. Beside it, the same
+measure of bench/fanout_anchor.py (a bare Protocol server writing same-sized frames to the
+same number of subscribers: the floor of loop write + kernel loopback send); `--no-anchor` skips it.
 
 `--profile DIR` records the server with `py-spy record` over the turns (collapsed stacks, one
 file per size; the sampler disturbs the CPU figure, so measure without it).
 
     .venv/bin/python bench/fanout.py [--subscribers 1000,5000,10000] [--period 5] [--rotations 3]
-        [--busy 1.5] [--profile DIR]
+        [--busy 1.5] [--profile DIR] [--no-anchor]
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class FanoutResult:
     cpu_us_per_sub_frame: float
     kernel_us_per_sub_frame: float
     idle_cpu_share: float
+    frame_bytes: int
     lag_p99_ms: float
     lag_max_ms: float
 
@@ -199,6 +202,7 @@ async def measure(
         after = rss_bytes(server.pid)
         per_rotation, missed = rotation_latencies(subs, ends, period)
         frames = sum(len(s.messages) for s in subs)
+        frame_bytes = int(median([m.size for s in subs[:100] for m in s.messages]))
         received = median([len(d) for d in per_rotation])  # frames of a measured turn that arrived
         turn_cpu, turn_sys = windows.per_turn()
         idle_rate = windows.idle_rate()[0]
@@ -226,9 +230,38 @@ async def measure(
         cpu_us_per_sub_frame=turn_cpu * 1e6 / max(1, received),
         kernel_us_per_sub_frame=turn_sys * 1e6 / max(1, received),
         idle_cpu_share=idle_rate,
+        frame_bytes=frame_bytes,
         lag_p99_ms=scrape.quantile(lag, 0.99) * 1000,
         lag_max_ms=scrape.quantile(lag, 1.0) * 1000,
     )
+
+
+ANCHOR = Path(__file__).resolve().parent / "fanout_anchor.py"
+
+
+async def measure_anchor(
+    n: int, period: float, rotations: int, source_base: int, busy: float, size: int
+) -> tuple[float, float]:
+    """bench/fanout_anchor.py with `n` subscribers and frames of `size` bytes: server CPU per
+    subscriber per frame, and its kernel part, measured as for qrstream."""
+    env = {"QRSTREAM_QR_REFRESH_S": str(period), "FANOUT_ANCHOR_BYTES": str(size)}
+    with Server(env=env, script=ANCHOR) as server:
+        host, port = server.host_port.rsplit(":", 1)
+        addresses = sources(1 + n // 5000, source_base)
+        subs = await wsclient.connect_many(host, int(port), ["/"] * n, sources=addresses)
+        await asyncio.sleep(1.0)
+        first = int(time.time() // period) + 1
+        if first * period - time.time() < 0.5:
+            first += 1
+        ends = [(first + i) * period for i in range(rotations)]
+        windows = await sample_turns(server.pid, ends, period, busy)
+        per_rotation, _ = rotation_latencies(subs, ends, period)
+        for sub in subs:
+            sub.close()
+        await asyncio.sleep(0.5)
+    received = median([len(d) for d in per_rotation])
+    cpu, system = windows.per_turn()
+    return cpu * 1e6 / max(1, received), system * 1e6 / max(1, received)
 
 
 def ok(r: FanoutResult) -> bool:
@@ -242,6 +275,7 @@ def main() -> None:
     parser.add_argument("--rotations", type=int, default=3)
     parser.add_argument("--busy", type=float, default=1.5, help="seconds after a turn counted as its fan-out")
     parser.add_argument("--profile", metavar="DIR", help="py-spy record the server over the turns, into DIR")
+    parser.add_argument("--no-anchor", action="store_true", help="skip bench/fanout_anchor.py")
     args = parser.parse_args()
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
@@ -249,10 +283,16 @@ def main() -> None:
     counts = [int(c) for c in args.subscribers.split(",")]
     print(f"open-file limit {limit}; period {args.period:g} s; {args.rotations} rotations per size")
     results = []
+    anchors: list[tuple[float, float]] = []
     for i, n in enumerate(counts):
         results.append(
             asyncio.run(measure(n, args.period, args.rotations, 2 + 10 * i, args.busy, args.profile))
         )
+        if not args.no_anchor:
+            size = results[-1].frame_bytes
+            anchor = asyncio.run(measure_anchor(n, args.period, args.rotations, 5 + 10 * i, args.busy, size))
+            anchors.append(anchor)
+            print(f"  anchor, {n} subscribers, {size} B frames: {anchor[0]:.2f} us (kernel {anchor[1]:.2f})")
     rows = [
         [
             r.subscribers,
@@ -264,12 +304,13 @@ def main() -> None:
             r.rss_per_sub_kib,
             r.cpu_us_per_sub_frame,
             r.kernel_us_per_sub_frame,
+            f"{anchors[i][0]:.2f} ({anchors[i][1]:.2f})" if anchors else "-",
             r.cpu_ms_per_rotation,
             f"{r.idle_cpu_share:.0%}",
             f"<= {r.lag_p99_ms:g} / <= {r.lag_max_ms:g}",
             "yes" if ok(r) else "NO",
         ]
-        for r in results
+        for i, r in enumerate(results)
     ]
     print(
         "\nrotation -> receipt, medians over rotations; targets (issue 17): p99 <= 500 ms,"
@@ -287,6 +328,7 @@ def main() -> None:
                 "KiB/subscriber",
                 "CPU us/sub/frame",
                 "of which kernel",
+                "anchor us (kernel)",
                 "server CPU ms/rotation",
                 "idle CPU",
                 "loop lag p99 / max ms",
