@@ -1,9 +1,9 @@
 """What one idle subscriber costs the server: live objects by type, traced memory by line, RSS.
 
 A server (`bench/memwatch.py`, i.e. `run.py`, with `PYTHONTRACEMALLOC=1` unless `--no-trace`)
-gets one instance; it reports its objects, N bare-asyncio subscribers of the instance's
-`scanqrcode` connect and sit idle, it reports again; the difference per subscriber is printed
-(top types, top allocating lines, RSS).
+gets one instance; it reports its objects (and times a full garbage collection), N bare-asyncio
+subscribers of the instance's `scanqrcode` connect and sit idle, it reports again; the
+difference per subscriber is printed (top types, top allocating lines, RSS).
 
     .venv/bin/python bench/idlemem.py [--subscribers 1000] [--no-trace]
 """
@@ -71,6 +71,7 @@ async def measure(n: int, trace: bool) -> None:
     objects = int(after["objects"]) - int(before["objects"])  # type: ignore[call-overload]
     rss = (rss1 - rss0) / n / 1024
     print(f"{n} idle subscribers: RSS {rss:.1f} KiB each; {objects / n:.1f} gc objects each")
+    print(f"full collection: {before['full_gc_ms']:.1f} ms before, {after['full_gc_ms']:.1f} ms with them")
     if "traced" in after:
         traced = int(after["traced"]) - int(before["traced"])  # type: ignore[call-overload]
         print(f"traced Python memory {traced / n / 1024:.1f} KiB each")

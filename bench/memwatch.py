@@ -1,7 +1,8 @@
 """`run.py` that reports what its objects are on SIGUSR1 (for `bench/idlemem.py`).
 
-Each SIGUSR1 collects garbage, then writes to the file named by `QRSTREAM_MEMWATCH` (appending)
-the live objects gc tracks, counted by type, as a JSON line; with `PYTHONTRACEMALLOC=1` in the
+Each SIGUSR1 collects garbage, times one more full collection (the walk alone: the loop's
+pause), then writes to the file named by `QRSTREAM_MEMWATCH` (appending) the live objects gc
+tracks, counted by type, as a JSON line; with `PYTHONTRACEMALLOC=1` in the
 environment, also the traced memory by allocating line since the previous signal. The server
 itself is unchanged (same arguments, same environment).
 """
@@ -15,6 +16,7 @@ import os
 import runpy
 import signal
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 from types import FrameType
@@ -25,8 +27,15 @@ _previous: list[tracemalloc.Snapshot] = []
 
 def _report(signum: int, frame: FrameType | None) -> None:
     gc.collect()
+    started = time.perf_counter()
+    gc.collect()  # nothing left to free: what a full collection's walk costs the loop
+    full_gc_ms = (time.perf_counter() - started) * 1000
     counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
-    report: dict[str, object] = {"objects": sum(counts.values()), "types": dict(counts)}
+    report: dict[str, object] = {
+        "objects": sum(counts.values()),
+        "types": dict(counts),
+        "full_gc_ms": full_gc_ms,
+    }
     if tracemalloc.is_tracing():
         ours = tracemalloc.Filter(False, tracemalloc.__file__)
         snapshot = tracemalloc.take_snapshot().filter_traces([ours])
