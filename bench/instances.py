@@ -219,9 +219,14 @@ def main() -> None:
     parser.add_argument("--raw", action="store_true", help="--profile as collapsed stacks (.txt)")
     parser.add_argument("--gc", action="store_true", help="time the server's garbage collections")
     parser.add_argument(
+        "--gc-thresholds", metavar="A,B,C", help="with --gc: gc.set_threshold(A, B, C) in the server"
+    )
+    parser.add_argument(
         "--warmup", type=float, default=20.0, help="seconds between subscribing and observing"
     )
     args = parser.parse_args()
+    if args.gc_thresholds:  # the server inherits this environment
+        os.environ["GCWATCH_THRESHOLDS"] = args.gc_thresholds
     limit = raise_nofile()
     counts = [int(c) for c in args.instances.split(",")]
     print(f"open-file limit {limit}; period {args.period:g} s; observing {args.observe:g} s per size")

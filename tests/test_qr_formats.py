@@ -3,6 +3,8 @@ exact sizes, margins measured off the finder pattern, levels, colours, the scan 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from concurrent.futures import ProcessPoolExecutor
 
@@ -259,3 +261,26 @@ async def test_a_process_pool_renders_every_format_and_refuses_too_small() -> No
             await renderer.render(QrSpec("a" * 1000, size=64), custom=True)
         assert info.value.field == "size"
         assert renderer.renders_by_format == {"png": 1, "svg": 1, "txt": 1}
+
+
+@pytest.mark.parametrize("pool", [0, 2], ids=["inline", "pool"])
+async def test_draw_all_draws_a_batch_in_a_trip_per_worker_and_keeps_none(pool: int) -> None:
+    """draw_all gives each spec's bytes in order, in one pool trip per worker (as many specs as
+    there are); it keeps no image in the LRU, and inline (no pool) lets the loop run between
+    two images instead of holding it for the whole batch."""
+    specs = [QrSpec(f"{URL}/{i}", format="svg" if i % 3 == 0 else "png") for i in range(12)]
+    with ProcessPoolExecutor(max_workers=pool) if pool else contextlib.nullcontext() as executor:
+        renderer = QrRenderer(executor=executor, workers=pool or 1)
+        finished = False
+
+        async def beside() -> bool:
+            return finished
+
+        other = asyncio.get_running_loop().create_task(beside())
+        bodies = await renderer.draw_all(specs)
+        finished = True
+        assert bodies == [draw(spec) for spec in specs]
+        assert renderer.pool_trips == pool
+        assert renderer.renders == 12 and renderer.renders_by_format == {"png": 8, "svg": 4}
+        assert all(renderer.cached(spec) is None for spec in specs)
+        assert await other is False  # it ran while the batch was being drawn

@@ -166,7 +166,10 @@ class QrRenderer:
             return []
         started = time.perf_counter()
         if self._executor is None:
-            bodies = draw_many(specs)
+            bodies = []
+            for spec in specs:  # on the loop: one at a time, letting the loop run between them
+                bodies.append(draw(spec))
+                await asyncio.sleep(0)
         else:
             loop = asyncio.get_running_loop()
             share = -(-len(specs) // self._workers)  # ceiling: every worker gets a part
