@@ -14,7 +14,7 @@ from aiohttp import ClientWebSocketResponse
 from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.instances.keys import FRAMES, ROTATOR
-from qrstream.instances.rotation import topic
+from qrstream.instances.rotation import BATCH_S, topic
 from qrstream.web.keys import SERVICES
 from tests.conftest import PUBLIC_URL, ClientFactory
 from tests.instancekit import Client, api, link_path, new_instance, next_message, until
@@ -95,20 +95,21 @@ async def test_frames_due_together_go_to_the_render_pool_in_a_few_trips(
     firsts = [await next_message(ws) for ws in sockets]
     await until(rotator.idle)  # the instances already in their lead have made their next frame
     windows = [frames.window_at(i, clock.now()) for i, _ in instances]
-    ready = sum(rotator.prepare_at(i, w) <= clock.now() for (i, _), w in zip(instances, windows, strict=True))
     trips, renders = renderer.pool_trips, renderer.renders
 
     await clock.advance(PERIOD)
     for instance, ws, first in zip(instances, sockets, firsts, strict=True):
         frame = await next_message(ws)
         assert frame == await current_qr(client, instance) and frame != first
-    # Those whose following window's lead has begun too make that frame at once, one more batch.
+    await until(rotator.idle)
+    rendered = renderer.renders - renders
+    # Those whose following window's lead has begun too (prepares are taken up to BATCH_S early)
+    # make that frame at once: more batches, perhaps of one each.
     following = sum(
-        rotator.prepare_at(i, w + 1) <= clock.now() for (i, _), w in zip(instances, windows, strict=True)
+        rotator.prepare_at(i, w + 1) <= clock.now() + BATCH_S
+        for (i, _), w in zip(instances, windows, strict=True)
     )
-    rendered = len(instances) - ready + following
-    await until(lambda: renderer.renders == renders + rendered and rotator.idle())
-    assert rendered >= 8  # enough frames in the jump for one trip each to show
+    assert rendered >= 8  # enough frames in the jump for a trip each to show
     assert renderer.pool_trips - trips <= 2 + following < rendered
     for ws in sockets:
         await ws.close()
@@ -130,10 +131,12 @@ async def test_the_next_frame_is_made_during_the_lead_and_published_at_the_turn(
     prepare = rotator.prepare_at(instance[0], window)
     assert end - rotator.lead <= prepare <= end - rotator.lead / 2
     current = await current_qr(client, instance)
+    await until(rotator.idle)
+    made = frames.made["png"]
 
     await clock.advance(prepare - clock.now() - 0.01)
     await until(rotator.idle)
-    made = frames.made["png"]
+    assert frames.made["png"] == made  # not yet
     await clock.advance(0.01)
     await until(lambda: frames.made["png"] == made + 1 and rotator.idle())
     assert await latest_published(client, instance[0]) == current == await current_qr(client, instance)
