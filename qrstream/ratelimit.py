@@ -75,6 +75,8 @@ class RateLimiter:
 
     def retry_after(self, purpose: str, key: str) -> int:
         """0 when a request may go ahead, else the whole seconds until a token is back."""
+        if (purpose, key) not in self._buckets:  # the common case: no failed guess lately
+            return 0
         rate = self.rate(purpose)
         if not rate.enabled:
             return 0

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from qrstream.cards import admin_routes as cards_admin
 from qrstream.cards import offline, scans, vcard
-from qrstream.cards.keys import CARDS
+from qrstream.cards.keys import CARD_ANSWERS, CARDS
 from qrstream.cards.metrics import ScanCollector
 from qrstream.cards.page import page_response
 from qrstream.cards.recorder import ScanRecorder
@@ -23,6 +23,7 @@ from qrstream.qr.options import QrOptions
 from qrstream.tasks import TaskSet
 from qrstream.urls import ascii_url
 from qrstream.web import qrimage
+from qrstream.web.answers import Answers, prepare
 from qrstream.web.http import json_response, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.metrics import METRICS
@@ -89,10 +90,18 @@ def _options_tag(options: QrOptions) -> str:
 async def qr_code_image(request: web.Request) -> web.Response:
     """The dynamic QR image in the design it was named with (the query may change it):
     immutable, so it is only ever rendered to answer a cache miss."""
-    match = _IMAGE_NAME.match(request.match_info["name"])
+    name = request.match_info["name"]
+    match = _IMAGE_NAME.match(name)
     found = await request.app[CARDS].by_image(int(match[1]), match[2]) if match else None
     if found is None or match is None:
         raise NotFound("QR code not found.")
+    answers = request.app[CARD_ANSWERS]
+    plain = not request.query_string and "If-None-Match" not in request.headers
+    if plain:  # the default image, prepared once for this cached row
+        answer = answers.get(name, found)
+        if answer is not None:
+            services(request).renderer.hits += 1  # an image served from a cache all the same
+            return answer.response()
     card, design = found
     defaults = QrOptions(look=design)
     options = qrimage.requested(request, defaults)
@@ -104,6 +113,8 @@ async def qr_code_image(request: web.Request) -> web.Response:
     if _etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
         return web.Response(status=304, headers=headers)
     image = await qrimage.render(request, card.link(services(request).links), options, defaults)
+    if plain and options is defaults:
+        answers.put(name, found, prepare(body=image.body, headers=headers, content_type=image.media_type))
     return qrimage.image_response(image, headers)
 
 
@@ -111,7 +122,8 @@ async def follow_link(request: web.Request) -> web.Response:
     """The dynamic link: 302 to the card's target. A GET is queued as a scan (HEAD is not);
     the recorder tells people from bots later, off this path."""
     cards = request.app[CARDS]
-    card = await cards.by_code(request.match_info["code"])
+    code = request.match_info["code"]
+    card = await cards.by_code(code)
     if card is None:
         raise NotFound("Link not found.")
     if request.method == "GET":
@@ -122,8 +134,14 @@ async def follow_link(request: web.Request) -> web.Response:
             user_agent=headers.get("User-Agent", ""),
             referer=headers.get("Referer"),
         )
-    target = ascii_url(card.target) if card.target else card.public_url(services(request).links)
-    return web.Response(status=302, headers={"Location": target, **NO_STORE})
+    answers = request.app[CARD_ANSWERS]
+    answer = answers.get(code, card)  # the redirect, prepared once for this cached row
+    if answer is None:
+        target = ascii_url(card.target) if card.target else card.public_url(services(request).links)
+        answer = answers.put(
+            code, card, prepare(status=302, body=None, headers={"Location": target, **NO_STORE})
+        )
+    return answer.response()
 
 
 async def offline_signature(request: web.Request) -> web.Response:
@@ -189,6 +207,7 @@ def setup(app: web.Application) -> None:
         app[METRICS].registry.unregister(collector)
 
     app.cleanup_ctx.append(card_service)
+    app[CARD_ANSWERS] = Answers()
     for prefix in ("/v1/", "/c/", "/q/", "/media/"):
         claim_prefix(app, prefix, CARD_API)
     routes = Routes(app, CARD_API)

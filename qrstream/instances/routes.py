@@ -24,7 +24,15 @@ from qrstream.instances import settings as instance_settings
 from qrstream.instances.events import ALREADY_LOGGED, STARTING_ERROR, message
 from qrstream.instances.frames import PNG, Frames, parse_format
 from qrstream.instances.inbox import RECEIVE_TIMEOUT_DEFAULT, RECEIVE_TIMEOUT_MAX, RECEIVE_TIMEOUT_MIN, Inbox
-from qrstream.instances.keys import FRAMES, INSTANCES, LINKING, PAIRING_LINKS, ROTATOR, SCAN_DEADLINES
+from qrstream.instances.keys import (
+    FRAMES,
+    INSTANCES,
+    LINKING,
+    PAIRING_LINKS,
+    QR_ANSWERS,
+    ROTATOR,
+    SCAN_DEADLINES,
+)
 from qrstream.instances.linking import Linking
 from qrstream.instances.pairing_links import PairingLinks, iso, parse_ttl
 from qrstream.instances.policies import INSTANCE_API
@@ -32,6 +40,7 @@ from qrstream.instances.rotation import Rotator
 from qrstream.instances.service import AUTHORIZED, STARTING, Instance, Instances, check_webhook_url
 from qrstream.store.settings import get_or_create
 from qrstream.tasks import TaskSet
+from qrstream.web.answers import Answers, Prepared, prepare
 from qrstream.web.http import json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.policy import Routes, claim_prefix
@@ -45,6 +54,14 @@ def _json_text(text: str) -> web.Response:
     return web.Response(text=text, content_type="application/json")
 
 
+def _prepared(text: str) -> Prepared:
+    return prepare(body=text.encode(), headers={}, content_type="application/json")
+
+
+_ALREADY_LOGGED = _prepared(ALREADY_LOGGED)
+_STARTING = _prepared(STARTING_ERROR)
+
+
 async def _instance(request: web.Request, *, cached: bool = False) -> Instance:
     match = request.match_info
     return await request.app[INSTANCES].authenticate(match["id"], match["token"], cached=cached)
@@ -56,9 +73,9 @@ async def qr(request: web.Request) -> web.Response:
     instance = await _instance(request, cached=True)
     fmt = parse_format(request.query.getall("format", [])) if request.query_string else PNG
     if instance.state == AUTHORIZED:
-        return _json_text(ALREADY_LOGGED)
+        return _ALREADY_LOGGED.response()
     if instance.state == STARTING:
-        return _json_text(STARTING_ERROR)
+        return _STARTING.response()
     frames = request.app[FRAMES]
     try:
         window = frames.window_at(instance.id, services(request).clock.now())
@@ -68,7 +85,11 @@ async def qr(request: web.Request) -> web.Response:
     except Exception:
         log.exception("cannot make the QR code of an instance")
         return _json_text(message("error", "cannot make the QR code now, try again"))
-    return _json_text(frame.text)
+    answers = request.app[QR_ANSWERS]  # the frame's body, encoded once for REST readers
+    answer = answers.get((instance.id, fmt), frame)
+    if answer is None:
+        answer = answers.put((instance.id, fmt), frame, _prepared(frame.text))
+    return answer.response()
 
 
 async def get_state(request: web.Request) -> web.Response:
@@ -181,6 +202,7 @@ async def release_long_polls(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
     app.cleanup_ctx.append(instances_context)
+    app[QR_ANSWERS] = Answers()
     app.on_shutdown.append(release_long_polls)
     claim_prefix(app, "/waInstance", INSTANCE_API)
     base = "/waInstance{id}"

@@ -17,7 +17,7 @@ from qrstream.paging import page_request
 from qrstream.qr.options import QrOptions
 from qrstream.tasks import TaskSet
 from qrstream.verifications.expiry import sweep_forever
-from qrstream.verifications.keys import VERIFICATIONS
+from qrstream.verifications.keys import VERIFICATION_ANSWERS, VERIFICATIONS
 from qrstream.verifications.records import (
     COMPLETED,
     EXPIRED,
@@ -34,6 +34,7 @@ from qrstream.verifications.records import (
 )
 from qrstream.verifications.service import Verifications
 from qrstream.web import qrimage
+from qrstream.web.answers import Answers, prepare
 from qrstream.web.auth import require_admin, require_sdk_key
 from qrstream.web.http import dumps, json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
@@ -44,6 +45,7 @@ from qrstream.web.ws import HUB, close_quietly
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
 QR_DEFAULTS = QrOptions()  # PNG, 400 x 400, level M, 2-module margin, black on white
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:
@@ -79,10 +81,19 @@ async def qrcode(request: web.Request) -> web.Response:
     verification = await request.app[VERIFICATIONS].qr_ready(request.match_info["id"])
     if verification.status != GENERATED:
         raise Conflict(QR_CONFLICT, current_status=verification.status)
+    answers = request.app[VERIFICATION_ANSWERS]
+    if not request.query_string:  # the default image, prepared once for this cached row
+        answer = answers.get(verification.id, verification)
+        if answer is not None:
+            services(request).renderer.hits += 1  # an image served from a cache all the same
+            return answer.response()
     options = qrimage.requested(request, QR_DEFAULTS)
     url = portal_url(services(request).links, verification.id)
     image = await qrimage.render(request, url, options, QR_DEFAULTS)
-    return qrimage.image_response(image, {"Cache-Control": "no-store"})
+    if options is QR_DEFAULTS:
+        answer = prepare(body=image.body, headers=NO_STORE, content_type=image.media_type)
+        answers.put(verification.id, verification, answer)
+    return qrimage.image_response(image, NO_STORE)
 
 
 async def details(request: web.Request) -> web.Response:
@@ -173,6 +184,7 @@ PORTAL_PAGE = RoutePolicy(family="verifications", secret_query=frozenset({"verif
 def setup(app: web.Application) -> None:
     """Register the routes and the cleanup context of this family."""
     app.cleanup_ctx.append(verifications_ctx)
+    app[VERIFICATION_ANSWERS] = Answers()
     claim_prefix(app, "/api/", SDK_API)
     routes = Routes(app, SDK_API)
     routes.post("/api/generate-verification", generate, name="verification-generate")

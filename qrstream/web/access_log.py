@@ -2,8 +2,8 @@
 
 The hot path: a line is built from the route's policy (`qrstream.web.policy`: declared secrets
 masked, no regex over the whole line), client-supplied parts pass `mask_untrusted`, and lines are
-gathered and written once per event-loop iteration (`AccessWriter`) in the same text or JSON
-format as every other log line.
+gathered and written in one write every 50 ms (`AccessWriter`) in the same text or JSON format
+as every other log line.
 """
 
 from __future__ import annotations
@@ -32,44 +32,62 @@ def _log_path(request: web.BaseRequest) -> str:
 
 
 class _Clock:
-    """`logging.Formatter`'s default time text (`2024-05-01 12:00:00,123`), its seconds made once."""
+    """`logging.Formatter`'s default time text (`2024-05-01 12:00:00,123`): its seconds made once
+    a second, the whole text once a millisecond (lines of one millisecond share it)."""
 
     def __init__(self) -> None:
         self._second = -1
         self._text = ""
+        self._milli = -1
+        self._stamp = ""
 
     def text(self) -> str:
         now = time.time()
-        second = int(now)
+        milli = int(now * 1000)
+        if milli == self._milli:
+            return self._stamp
+        second = milli // 1000
         if second != self._second:
             self._second = second
             self._text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-        return f"{self._text},{int((now - second) * 1000):03d}"
+        self._milli = milli
+        self._stamp = f"{self._text},{milli - second * 1000:03d}"
+        return self._stamp
+
+
+FLUSH_S = 0.05
+"""Access lines wait at most this long to be written (one write for all of them)."""
+FLUSH_LINES = 512
+"""…or until this many are waiting."""
 
 
 class AccessWriter:
     """Access lines, built masked (no logging record, filter or handler per request), gathered
-    and written to the log stream in one write per event-loop iteration; `flush` writes what is
-    left (the server calls it on shutdown)."""
+    and written to the log stream in one write every `FLUSH_S` (or `FLUSH_LINES` lines); `flush`
+    writes what is left (the server calls it on shutdown)."""
 
     def __init__(self) -> None:
         self.stream: TextIO = sys.stderr
         self._lines: list[str] = []
-        self._scheduled = False
+        self._scheduled: asyncio.AbstractEventLoop | None = None  # the loop a flush is due on
         self.clock = _Clock()
 
     def add(self, line: str) -> None:
         self._lines.append(line)
-        if not self._scheduled:
+        if len(self._lines) >= FLUSH_LINES:
+            self.flush()
+        else:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop: write at once
                 self.flush()
                 return
-            self._scheduled = True
+            if self._scheduled is not loop:  # none yet, or one on a loop that has gone
+                loop.call_later(FLUSH_S, self.flush)
+                self._scheduled = loop
 
     def flush(self) -> None:
-        self._scheduled = False
+        self._scheduled = None
         if not self._lines:
             return
         text = "\n".join(self._lines) + "\n"

@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -157,30 +157,51 @@ def _connection_metrics(app: web.Application) -> Iterator[Metric]:
     )
 
 
+class _Latency(Collector):
+    """The HTTP latency histogram as plain counts: one event-loop thread observes, so no lock per
+    observation (prometheus_client's Histogram takes two); exported in the histogram form at
+    scrape time."""
+
+    NAME = "qrstream_http_request_duration_seconds"
+    HELP = "HTTP request latency by route pattern (websockets are not counted)."
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, int], list[float]] = {}
+        self._bounds = LATENCY_BUCKETS
+        self._les = [repr(float(b)) for b in LATENCY_BUCKETS]  # as prometheus_client writes `le`
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._series[(method, route, status)] = [0.0] * (len(self._bounds) + 2)
+        series[bisect_left(self._bounds, seconds)] += 1  # the first bucket whose bound >= seconds
+        series[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(self.NAME, self.HELP, labels=["method", "route", "status"])
+        for (method, route, status), series in list(self._series.items()):
+            cumulative, buckets = 0.0, []
+            for le, count in zip([*self._les, "+Inf"], series[:-1], strict=True):
+                cumulative += count
+                buckets.append((le, cumulative))
+            family.add_metric([method, route, str(status)], buckets, sum_value=series[-1])
+        yield family
+
+
 class Metrics:
     """This app's registry: the latency histogram and the state collector."""
 
     def __init__(self, app: web.Application) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.latency = Histogram(
-            "qrstream_http_request_duration_seconds",
-            "HTTP request latency by route pattern (websockets are not counted).",
-            ["method", "route", "status"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self._children: dict[tuple[str, str, int], Any] = {}
+        self.latency = _Latency()
+        self.registry.register(self.latency)
         self.state = _StateCollector(app)
         self.registry.register(self.state)
         self.lag = LoopLag()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """One request's latency; each label set's child is looked up once and kept."""
-        key = (method, route, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.latency.labels(method, route, str(status))
-        child.observe(seconds)
+        """One request's latency."""
+        self.latency.observe(method, route, status, seconds)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
