@@ -78,7 +78,7 @@ class PeerGuard:
 class HeadWatch(asyncio.Protocol):
     """aiohttp's protocol for one connection, with a deadline on each request head."""
 
-    __slots__ = ("_address", "_guard", "_handle", "_heads", "_inner", "_loop", "_slow", "_waiting")
+    __slots__ = ("_address", "_guard", "_handle", "_heads", "_inner", "_loop", "_since", "_slow", "_waiting")
 
     def __init__(self, inner: web.RequestHandler, guard: PeerGuard) -> None:
         self._inner = inner
@@ -88,7 +88,10 @@ class HeadWatch(asyncio.Protocol):
         self._heads = 0  # heads aiohttp had parsed when we last looked
         self._waiting = False
         self._slow = False
+        self._since = 0.0  # when the head now due became due (time.monotonic)
         self._handle: asyncio.TimerHandle | None = None
+        """The connection's one timer. It is not cancelled when a head comes (a timer per request
+        costs more than an idle wake-up a second): when it fires it looks at what is due then."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
@@ -122,6 +125,9 @@ class HeadWatch(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._done()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
         self._guard.open -= 1
         self._inner.connection_lost(exc)
         if self._guard.on_release is not None:
@@ -137,40 +143,53 @@ class HeadWatch(asyncio.Protocol):
         """A head is due: start its clock."""
         self._waiting = True
         self._guard.waiting += 1
-        timeout = self._guard.header_timeout_s
         # From the clock's now, not the loop's: uvloop's `time()` is the start of the iteration,
         # so `call_later` under load would close a connection early by that iteration's length.
+        self._since = time.monotonic()
+        if self._handle is None:  # else the timer set for an earlier head fires sooner, and looks
+            self._arm(self._since + min(self._guard.header_timeout_s, GRACE_S))
+
+    def _arm(self, when: float) -> None:
+        self._handle = self._loop.call_at(when, self._tick)
+
+    def _tick(self) -> None:
+        """The timer fired: close the connection if its head is overdue, count it against its
+        address once it has waited GRACE_S, or wait on until the next of those times."""
+        self._handle = None
+        if not self._waiting:
+            return  # the head came: nothing is due until the next one
         now = time.monotonic()
-        if timeout <= GRACE_S:
-            self._handle = self._loop.call_at(now + timeout, self._expired)
-        else:
-            self._handle = self._loop.call_at(now + GRACE_S, self._grace_over, now + timeout)
-
-    def _grace_over(self, deadline: float) -> None:
-        if not self._guard._count_slow(self._address):
-            self._close("pending_cap")
+        timeout = self._guard.header_timeout_s
+        if timeout > GRACE_S and not self._slow:
+            grace_over = self._since + GRACE_S
+            if now < grace_over:
+                self._arm(grace_over)
+                return
+            if not self._guard._count_slow(self._address):
+                self._close("pending_cap")
+                return
+            self._slow = True
+        deadline = self._since + timeout
+        if now < deadline:
+            self._arm(deadline)
             return
-        self._slow = True
-        self._handle = self._loop.call_at(deadline, self._expired)
-
-    def _expired(self) -> None:
         self._close("header_timeout")
 
     def _done(self) -> None:
-        """The head came (or the connection went): stop its clock."""
+        """The head came (or the connection went): its clock stops (the timer, if any, finds
+        nothing to do when it fires)."""
         if not self._waiting:
             return
         self._waiting = False
         self._guard.waiting -= 1
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
         if self._slow:
             self._slow = False
             self._guard._uncount_slow(self._address)
 
     def _close(self, reason: str) -> None:
-        self._handle = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
         self._done()
         self._guard.closed[reason] += 1
         log.debug("closed a connection from %s: %s", self._address, reason)
