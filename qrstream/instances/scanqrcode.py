@@ -83,13 +83,6 @@ class ScanTimer:
             await asyncio.gather(self._saying, return_exceptions=True)  # let the goodbye finish
 
 
-async def scanqrcode(request: web.Request) -> web.StreamResponse:
-    instances = request.app[INSTANCES]
-    instance = await instances.authenticate(request.match_info["id"], request.match_info["token"])
-    fmt = parse_format(request.query.getall("format", []))  # a bad one: 400 before the upgrade
-    return await stream_instance(request, instance, fmt)
-
-
 async def _first_message(
     instances: Instances, frames: Frames, clock: Clock, instance_id: int, fmt: str
 ) -> tuple[str, bool]:
@@ -114,15 +107,24 @@ def _end(started: float, timeout_s: float, link_expires_at: float | None) -> tup
 
 
 async def stream_instance(
-    request: web.Request, instance: Instance, fmt: str = PNG, *, link_expires_at: float | None = None
+    request: web.Request,
+    instance: Instance | None = None,
+    fmt: str = PNG,
+    *,
+    link_expires_at: float | None = None,
 ) -> web.StreamResponse:
     """The scanqrcode stream of `instance`, whose credentials (token or pairing link) the caller
     checked, with the frames of one format (`png`, `raw` or `svg`); a pairing link's stream also
-    ends at `link_expires_at`.
+    ends at `link_expires_at`. Without `instance` it is the handler of the token route: the id and
+    token are checked here, and `?format` read (the route's handler itself, not a coroutine
+    around this one: one frame less held by every open socket).
 
     The scan timeout counts from this connection's start, whatever other connections do.
     """
     instances = request.app[INSTANCES]
+    if instance is None:
+        instance = await instances.authenticate(request.match_info["id"], request.match_info["token"])
+        fmt = parse_format(request.query.getall("format", []))  # a bad one: 400 before the upgrade
     clock = services(request).clock
     started = clock.now()
     name = topic(instance.id)
@@ -155,5 +157,5 @@ async def stream_instance(
 
 def setup(app: web.Application) -> None:
     Routes(app, INSTANCE_API).get(
-        "/waInstance{id}/scanqrcode/{token}", scanqrcode, name="instance-scanqrcode"
+        "/waInstance{id}/scanqrcode/{token}", stream_instance, name="instance-scanqrcode"
     )

@@ -396,6 +396,11 @@ async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     ws = HouseSocket(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
     await ws.prepare(request)
     ws.connection = request.transport
+    protocol = request.protocol
+    if isinstance(protocol, web.RequestHandler):
+        # Upgraded: aiohttp parses no more HTTP on this connection (the websocket reader has the
+        # bytes now), but keeps its HTTP parser until the connection goes; 0.7 KiB a socket.
+        protocol._parser = None
     request[UPGRADED] = ws
     request.app[WEBSOCKETS].add(ws)
     return ws
