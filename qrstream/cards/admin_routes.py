@@ -17,6 +17,7 @@ from qrstream.errors import BadRequest, NotFound
 from qrstream.paging import page_request
 from qrstream.qr.options import parse_design
 from qrstream.web.auth import require_admin
+from qrstream.web.headers import stamp
 from qrstream.web.http import json_response, read_json_object, services
 from qrstream.web.policy import ADMIN, Routes
 
@@ -134,6 +135,7 @@ async def scans_csv(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "no-store",
         }
     )
+    stamp(request, response)
     await response.prepare(request)
     async for chunk in request.app[CARDS].scans_csv(card_uuid, days):
         await response.write(chunk.encode("utf-8"))

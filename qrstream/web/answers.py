@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from qrstream.web.headers import SECURITY_HEADERS
+
 DEFAULT_CAPACITY = 4096
 
 
@@ -40,8 +42,10 @@ def prepare(
     status: int = 200,
 ) -> Prepared:
     """An answer to send again and again; `content_type` as aiohttp's `Response` spells it
-    (a text type gets `; charset=utf-8`)."""
+    (a text type gets `; charset=utf-8`). The security headers go with it (`qrstream.web.headers`)."""
     all_headers = CIMultiDict(headers)
+    for name, value in SECURITY_HEADERS.items():
+        all_headers.setdefault(name, value)
     if content_type is not None:
         textual = content_type.startswith("text/") or content_type == "application/json"
         if textual and "charset" not in content_type:

@@ -58,7 +58,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
 
     app.cleanup_ctx.append(core)
     app.on_shutdown.append(close_websockets)
-    app.on_response_prepare.append(pipeline.headers_out)
     policy.install(app)
     policy.claim_prefix(app, "/admin/", policy.ADMIN)
     health.setup(app)

@@ -14,7 +14,8 @@ from aiohttp import web
 
 from qrstream.bus import BusError
 from qrstream.errors import StoreUnavailable
-from qrstream.web.http import encoded, encoded_json_response, json_response
+from qrstream.web.answers import prepare
+from qrstream.web.http import encoded, json_response
 from qrstream.web.keys import SERVICES
 from qrstream.web.policy import OPS, Routes
 
@@ -24,11 +25,12 @@ PING_TIMEOUT_S = 1.0
 RETRY_AFTER_S = 1
 
 
-_ALIVE = encoded({"status": "ok"})
+_ALIVE = prepare(body=encoded({"status": "ok"}), headers={}, content_type="application/json")
+"""The constant answer, its headers (security headers included) made once."""
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return encoded_json_response(_ALIVE)
+    return _ALIVE.response()
 
 
 async def _state(ping: Callable[[], Awaitable[None]]) -> str:

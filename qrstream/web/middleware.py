@@ -30,11 +30,6 @@ _HTTP_TEXT = {
     431: "Request headers too large",
 }
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
 
 def error_body(request: web.Request, message: str, extra: dict[str, object]) -> dict[str, object]:
     body: dict[str, object] = {policy_of(request).error_key: message}

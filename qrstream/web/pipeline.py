@@ -15,8 +15,10 @@ request). In order, for a request:
 5. the latency histogram sees the final status (499 when the client went away; websockets,
    whose handler returns when the socket closes, are not counted).
 
-The security headers and the request id go out with every response's headers, prepared ones
-(files, websockets, streams) included: one `on_response_prepare` callback.
+The security headers and the request id go on every response it hands back
+(`qrstream.web.headers`: no `on_response_prepare` callback per response); a handler that
+prepares its response itself (websocket upgrade, stream) stamps them before `prepare`, and a
+redirect raised through here carries them on the exception.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from qrstream.errors import QrstreamError, RateLimited, StoreUnavailable
+from qrstream.web.headers import add as add_headers
 from qrstream.web.limits import LIMITER, client_key
 from qrstream.web.metrics import METRICS, route_label
 from qrstream.web.middleware import (
-    SECURITY_HEADERS,
     close_upgraded,
     error_response,
     from_http_exception,
@@ -42,8 +44,6 @@ from qrstream.web.policy import POLICIES
 from qrstream.web.request_id import HEADER, REQUEST_ID, enter, leave, pick
 
 log = logging.getLogger("qrstream.web.middleware")
-
-_HEADERS = tuple(SECURITY_HEADERS.items())
 
 
 @web.middleware
@@ -65,6 +65,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 exc = RateLimited("Too many failed attempts; try again later", retry_after=wait)
                 response: web.StreamResponse = error_response(request, exc.status, exc.message, **exc.extra)
                 response.headers["Retry-After"] = str(wait)
+                add_headers(response.headers, request_id)
                 _observe(request, response.status, started)
                 return response
         try:
@@ -84,6 +85,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             if guess is not None and exc.status in guess.fails:
                 app[LIMITER].charge(guess.purpose, key)
             if exc.status < 400:  # redirects go out as aiohttp answers them
+                add_headers(exc.headers, request_id)
                 _observe(request, exc.status, started)
                 raise
             response = from_http_exception(request, exc)
@@ -104,6 +106,8 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
                 app[LIMITER].charge(guess.purpose, key)
             if isinstance(response, web.WebSocketResponse):
                 return response
+        if not response.prepared:  # else its handler stamped it before prepare
+            add_headers(response.headers, request_id)
         _observe(request, response.status, started)
         return response
     finally:
@@ -114,14 +118,3 @@ def _observe(request: web.Request, status: int, started: float) -> None:
     metrics = request.app.get(METRICS)
     if metrics is not None:
         metrics.observe(request.method, route_label(request), status, time.perf_counter() - started)
-
-
-async def headers_out(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """The security headers and the request id, on every response as its headers go out."""
-    headers = response.headers
-    for name, value in _HEADERS:
-        if name not in headers:
-            headers[name] = value
-    request_id = request.get(REQUEST_ID)
-    if request_id:
-        headers[HEADER] = request_id

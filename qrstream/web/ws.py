@@ -31,6 +31,7 @@ from typing import Any, Protocol, cast
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from qrstream.bus import Bus
+from qrstream.web.headers import stamp
 from qrstream.web.keys import WEBSOCKETS
 
 UPGRADED: web.RequestKey[web.WebSocketResponse] = web.RequestKey("upgraded", web.WebSocketResponse)
@@ -394,6 +395,7 @@ async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     """Upgrade with the house settings: heartbeat on, no per-message compression,
     registered for the 1001 goodbye on shutdown."""
     ws = HouseSocket(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
+    stamp(request, ws)
     await ws.prepare(request)
     ws.connection = request.transport
     protocol = request.protocol
