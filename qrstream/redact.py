@@ -95,9 +95,33 @@ _protected: list[str] = []
 """The literal secrets of the running apps (`protect_logs`), longest first."""
 
 
+MASKED_MEMO = 4096
+"""How many masked texts `mask_untrusted` keeps (a path parameter asked for again and again,
+like a polled instance or a printed card's id, is masked once)…"""
+MASKED_MEMO_LEN = 256
+"""…each at most this long (a longer text is masked each time: the memo stays small)."""
+
+_masked: dict[str, str] = {}
+"""text → its masked form; emptied whenever `_protected` changes (the only input besides the
+text: the patterns are constants)."""
+
+
 def mask_untrusted(text: str) -> str:
     """`text` from a client (a path parameter, a query) masked as `SecretFilter` would mask it:
-    the configured keys and, when the cheap `_SUSPECT` test finds a candidate, every pattern."""
+    the configured keys and, when the cheap `_SUSPECT` test finds a candidate, every pattern.
+    The answer for a short text is remembered (`MASKED_MEMO`): the same text, the same mask."""
+    found = _masked.get(text)
+    if found is not None:
+        return found
+    masked = _mask_untrusted(text)
+    if len(text) <= MASKED_MEMO_LEN:
+        if len(_masked) >= MASKED_MEMO:
+            del _masked[next(iter(_masked))]  # the oldest out
+        _masked[text] = masked
+    return masked
+
+
+def _mask_untrusted(text: str) -> str:
     for literal in _protected:
         if literal in text:
             text = text.replace(literal, MASK)
@@ -171,11 +195,13 @@ def protect_logs(secrets: Iterable[str]) -> Callable[[], None]:
     literals = log_filter.literals
     _protected.extend(literals)
     _protected.sort(key=len, reverse=True)
+    _masked.clear()
 
     def remove() -> None:
         for handler in handlers:
             handler.removeFilter(log_filter)
         for literal in literals:
             _protected.remove(literal)
+        _masked.clear()
 
     return remove

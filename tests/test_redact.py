@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qrstream.redact import MASK, mask_text
+from qrstream import redact
+from qrstream.redact import MASK, MASKED_MEMO, MASKED_MEMO_LEN, mask_text, mask_untrusted, protect_logs
 
 TOKEN = "Basic dXNlcjpwYXNz word"
 
@@ -40,3 +41,30 @@ def test_words_about_authorization_are_not_masked() -> None:
 def test_pairing_link_tickets_are_masked() -> None:
     """`/p/<ticket>` and its websocket path lose the ticket."""
     assert mask_text("GET /p/Zx_9-abc/scanqrcode 101") == "GET /p/***/scanqrcode 101"
+
+
+def test_remembered_masks_follow_the_protected_keys() -> None:
+    """`mask_untrusted` remembers its answers, but a key protected (or no longer) after a text was
+    masked once changes the next answer: the memo never hands out a mask made without that key."""
+    key = "k3y-" + "z" * 20  # no secret shape: only the protected literal masks it
+    text = f"/x/{key}"
+    assert mask_untrusted(text) == text
+    assert mask_untrusted(text) == text  # remembered
+    unprotect = protect_logs([key])
+    try:
+        assert key not in mask_untrusted(text) and MASK in mask_untrusted(text)
+    finally:
+        unprotect()
+    assert mask_untrusted(text) == text
+
+
+def test_the_memo_stays_bounded_and_long_texts_are_not_kept() -> None:
+    """At most MASKED_MEMO texts are kept, none longer than MASKED_MEMO_LEN; each still masked."""
+    for n in range(MASKED_MEMO + 10):
+        assert mask_untrusted(f"plain{n}") == f"plain{n}"
+    assert len(redact._masked) <= MASKED_MEMO
+    long_text = "a" * (MASKED_MEMO_LEN + 1)
+    assert mask_untrusted(long_text) == long_text
+    assert long_text not in redact._masked
+    assert mask_untrusted("ver_" + "0" * 32) == MASK  # a verification id, masked from the memo too
+    assert mask_untrusted("ver_" + "0" * 32) == MASK
