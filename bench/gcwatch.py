@@ -3,7 +3,7 @@
 Each collection of at least `GC_PAUSE_MS` goes to stderr as
 `gc-pause gen=<generation> ms=<duration> at=<unix time>`; the server itself is unchanged
 (same arguments, same environment). `GCWATCH_THRESHOLDS=700,10,100` tries other collector
-thresholds (`gc.set_threshold`) without touching the server's code.
+thresholds (`qrstream.cli.GC_THRESHOLDS`) without touching the server's code.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def _timed(phase: str, info: dict[str, Any]) -> None:
 if __name__ == "__main__":
     gc.callbacks.append(_timed)
     if thresholds := os.environ.get("GCWATCH_THRESHOLDS"):
-        gc.set_threshold(*(int(t) for t in thresholds.split(",")))
+        import qrstream.cli  # the server sets its thresholds once serving: set the ones tried instead
+
+        qrstream.cli.GC_THRESHOLDS = tuple(int(t) for t in thresholds.split(","))  # type: ignore[assignment]
     sys.argv = [str(ROOT / "run.py"), *sys.argv[1:]]
     runpy.run_path(str(ROOT / "run.py"), run_name="__main__")

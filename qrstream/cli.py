@@ -31,6 +31,15 @@ SHUTDOWN_TIMEOUT_S = 10.0
 # aiohttp's default of 128 drops SYNs when hundreds of websockets (re)connect at once, and a
 # dropped SYN costs the client a 1 s retransmit (bench/fanout.py); the kernel caps it at somaxconn.
 LISTEN_BACKLOG = 4096
+
+# The collector's thresholds once serving. A full (generation-2) collection walks every live
+# object with the loop stopped: 0.8-1.35 s at 10,000 watched instances (~1.6M objects), and the
+# frames due meanwhile come late. Python's default runs one after 10 generation-1 collections
+# (two a minute there); 100 makes them rarer without keeping garbage long (the other limit, a
+# quarter of the live objects promoted since the last one, still applies). bench/instances.py
+# --gc, 10k instances, 60 s: default 2 full collections, 45-246 gaps > 21 s in 2 of 3 runs;
+# (700, 10, 100): 1 full collection, 0 gaps.
+GC_THRESHOLDS = (700, 10, 100)
 # aiohttp's own default keeps an idle keep-alive connection for an hour; nginx's and run_app's 75 s.
 KEEPALIVE_TIMEOUT_S = 75.0
 
@@ -126,6 +135,7 @@ async def serve(config: Config, *, demo: bool = False) -> int:
         # Everything made so far (modules, app, caches' shells) lives as long as the process:
         # out of the collector's sight, a full collection walks only what requests made.
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         print(f"qrstream listening on {_listen_url(config)}", flush=True)
         log.info("event loop: %s", type(loop).__module__.partition(".")[0])  # uvloop or asyncio
         log.debug(
