@@ -83,6 +83,29 @@ export function withQuery(path, params) {
   return text ? `${path}?${text}` : path;
 }
 
+/** One keyset-paged admin list (`GET path?limit=50&…&after=<cursor>`). `load({append})` asks for
+ * the first page or the one after the last; it answers the page's items, or null when a later
+ * load started meanwhile (a newer search or filter answered first: that one is shown). */
+export function pager(path, params = () => ({})) {
+  let next = null;
+  let seq = 0;
+  return {
+    get next() {
+      return next;
+    },
+    reset() {
+      next = null;
+    },
+    async load({ append = false } = {}) {
+      const mine = ++seq;
+      const page = await call("GET", withQuery(path, { limit: 50, ...params(), after: append ? next : null }));
+      if (mine !== seq) return null;
+      next = page.next;
+      return page.items;
+    },
+  };
+}
+
 /** The URL of an instance's own method (Green API style: id and token in the path). */
 export const instancePath = (id, token, method) =>
   `/waInstance${encodeURIComponent(id)}/${method}/${encodeURIComponent(token)}`;

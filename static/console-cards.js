@@ -3,7 +3,7 @@
 // its design (colours checked for contrast before saving) and PNG/SVG downloads; the statistics
 // as a per-day chart and breakdowns.
 
-import { ApiError, ServerAway, call, withQuery } from "/static/console-api.js";
+import { ApiError, ServerAway, call, pager, withQuery } from "/static/console-api.js";
 import { breakdowns, dailyChart } from "/static/console-chart.js";
 import { checkColours } from "/static/console-contrast.js";
 import { $, clearFieldErrors, confirmAction, debounce, h, say, showFieldError } from "/static/console-dom.js";
@@ -29,12 +29,11 @@ export function cardsView() {
   const contrast = $("design-contrast");
 
   const items = new Map(); // uuid -> {data, row}
-  let next = null;
   let query = "";
   let open = null; // the card shown in the detail (null: the new-card form)
   let imageUrl = null; // its QR image URL (as the API names it for the saved design)
   let design = { ...DEFAULT_DESIGN };
-  let loadSeq = 0;
+  const pages = pager("/admin/cards", () => ({ q: query }));
 
   function report(error, prefix) {
     if (error instanceof ApiError && error.field && prefix && showFieldError(prefix, error.field, error.message)) {
@@ -86,19 +85,14 @@ export function cardsView() {
   }
 
   async function load({ append = false } = {}) {
-    const seq = ++loadSeq;
-    const page = await call(
-      "GET",
-      withQuery("/admin/cards", { limit: 50, q: query, after: append ? next : null }),
-    );
-    if (seq !== loadSeq) return; // a newer search answered first
+    const cards = await pages.load({ append });
+    if (cards === null) return; // a newer search answered first
     if (!append) {
       list.replaceChildren();
       items.clear();
     }
-    for (const card of page.items) put(card);
-    next = page.next;
-    more.hidden = !next;
+    for (const card of cards) put(card);
+    more.hidden = !pages.next;
     empty.hidden = items.size > 0;
     empty.textContent = query ? `No card's name contains “${query}”.` : "No cards yet.";
   }
@@ -106,7 +100,7 @@ export function cardsView() {
   const searchNow = debounce(() => {
     query = search.value.trim();
     load()
-      .then(() => say(query ? `${items.size}${next ? "+" : ""} cards match “${query}”.` : "All cards shown.", "done"))
+      .then(() => say(query ? `${items.size}${pages.next ? "+" : ""} cards match “${query}”.` : "All cards shown.", "done"))
       .catch((e) => report(e));
   }, 250);
 
@@ -372,7 +366,7 @@ export function cardsView() {
       closeDetail();
       list.replaceChildren();
       items.clear();
-      next = null;
+      pages.reset();
       query = "";
       search.value = "";
     },

@@ -2,7 +2,7 @@
 // create, delete with confirmation, and one instance's details with its current pairing QR
 // (its scanqrcode stream) and a pairing link to copy.
 
-import { ApiError, ServerAway, call, instancePath, socketUrl, withQuery } from "/static/console-api.js";
+import { ApiError, ServerAway, call, instancePath, pager, socketUrl } from "/static/console-api.js";
 import { $, clearFieldErrors, confirmAction, h, say, showFieldError, when } from "/static/console-dom.js";
 
 const STATE_WORDS = {
@@ -36,7 +36,7 @@ export function instancesView() {
   const linkInput = $("instance-link");
 
   const items = new Map(); // idInstance -> {data, row}
-  let next = null;
+  const pages = pager("/admin/instances");
   let open = null; // {id, token, state}
   let qrSocket = null;
 
@@ -85,14 +85,14 @@ export function instancesView() {
   }
 
   async function load({ append = false } = {}) {
-    const page = await call("GET", withQuery("/admin/instances", { limit: 50, after: append ? next : null }));
+    const found = await pages.load({ append });
+    if (found === null) return; // a later load answers
     if (!append) {
       list.replaceChildren();
       items.clear();
     }
-    for (const item of page.items) put(item);
-    next = page.next;
-    more.hidden = !next;
+    for (const item of found) put(item);
+    more.hidden = !pages.next;
     empty.hidden = items.size > 0;
   }
 
@@ -328,7 +328,7 @@ export function instancesView() {
       closeDetail();
       list.replaceChildren();
       items.clear();
-      next = null;
+      pages.reset();
     },
   };
 }

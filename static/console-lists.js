@@ -1,6 +1,6 @@
 // The verifications section (by status, live) and the failed webhooks section (live).
 
-import { ApiError, ServerAway, call, withQuery } from "/static/console-api.js";
+import { ApiError, ServerAway, call, pager, withQuery } from "/static/console-api.js";
 import { $, debounce, h, say, when } from "/static/console-dom.js";
 
 function report(error) {
@@ -14,8 +14,7 @@ export function verificationsView() {
   const empty = $("verification-empty");
   const filter = $("verification-status");
   const rows = new Map(); // verificationId -> row
-  let next = null;
-  let seq = 0;
+  const pages = pager("/admin/verifications", () => ({ status: filter.value }));
 
   function row(v) {
     const extra = v.extra_data ? JSON.stringify(v.extra_data) : "";
@@ -31,24 +30,19 @@ export function verificationsView() {
   }
 
   async function load({ append = false } = {}) {
-    const mine = ++seq;
-    const page = await call(
-      "GET",
-      withQuery("/admin/verifications", { limit: 50, status: filter.value, after: append ? next : null }),
-    );
-    if (mine !== seq) return;
+    const found = await pages.load({ append });
+    if (found === null) return; // a newer filter answered first
     if (!append) {
       list.replaceChildren();
       rows.clear();
     }
-    for (const v of page.items) {
+    for (const v of found) {
       if (rows.has(v.verificationId)) continue;
       const el = row(v);
       rows.set(v.verificationId, el);
       list.append(el);
     }
-    next = page.next;
-    more.hidden = !next;
+    more.hidden = !pages.next;
     empty.hidden = rows.size > 0;
   }
 
@@ -87,7 +81,7 @@ export function verificationsView() {
     reset() {
       list.replaceChildren();
       rows.clear();
-      next = null;
+      pages.reset();
       filter.value = "";
     },
   };

@@ -440,6 +440,31 @@ async def test_verifications_by_status_live(browser: Any, live: Live) -> None:
     await page.close()
 
 
+async def test_lists_page_on_with_load_more(browser: Any, live: Live) -> None:
+    """A list longer than a page shows 50 and a "Load more" button; pressing it brings the rest,
+    each once, and the button goes."""
+    made = []
+    for _ in range(60):
+        status, answer = await api("POST", f"{live.url}/api/generate-verification", sdk=True, json={})
+        assert status == 201
+        made.append(answer["verificationId"])
+    page = await signed_in(browser, live)
+    watched = watch(page)
+    await page.get_by_role("button", name="Verifications").click()
+    rows = page.locator("#verification-list li")
+    more = page.get_by_role("button", name="Load more verifications")
+    await expect(rows).to_have_count(50)
+    while await more.is_visible():
+        shown = await rows.count()
+        await more.click()
+        await expect(rows).not_to_have_count(shown)
+    ids = await rows.evaluate_all("(items) => items.map((li) => li.dataset.id)")
+    assert len(ids) == len(set(ids))
+    assert set(made) <= set(ids)
+    watched.check()
+    await page.close()
+
+
 async def test_failed_webhooks_show_up_live_with_their_reason(
     browser: Any, live_config: Config, shots: Shots
 ) -> None:
