@@ -169,16 +169,8 @@ class PostgresServer:
             shutil.chown(self.folder, self.user, self.user)
             shutil.chown(self.folder / "sock", self.user, self.user)
         initdb = [str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]
-        done = subprocess.run(
-            [*initdb, "-E", "UTF8", "--locale=C", "--no-sync"],  # C: whatever locales the machine has
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=self.folder,
-            preexec_fn=_die_with_parent(self.user),
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"initdb failed: {done.stdout}{done.stderr}")
+        # C: whatever locales the machine has
+        self._tool("initdb", [*initdb, "-E", "UTF8", "--locale=C", "--no-sync"], timeout=120)
         settings = {
             "port": str(self.port),
             "listen_addresses": "127.0.0.1",
@@ -193,6 +185,20 @@ class PostgresServer:
             self._args += ["-c", f"{name}={value}"]
         self._launch()
 
+    def _tool(self, what: str, args: list[str], *, timeout: float) -> None:
+        """Run one of PostgreSQL's tools as the server's user, in its folder; raise with its output
+        when it fails."""
+        done = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.folder,
+            preexec_fn=_die_with_parent(self.user),
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{what} failed: {done.stdout}{done.stderr}")
+
     def _launch(self) -> None:
         with open(self.folder / "postgres.log", "ab") as log:
             self.proc = subprocess.Popen(
@@ -203,16 +209,8 @@ class PostgresServer:
     def pause(self) -> None:
         """An outage: `pg_ctl stop -m fast` (sessions terminated, the data kept). Blocking: call it
         from a thread, not on an event loop."""
-        done = subprocess.run(
-            [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60"],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            cwd=self.folder,
-            preexec_fn=_die_with_parent(self.user),
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"pg_ctl stop failed: {done.stdout}{done.stderr}")
+        stop = [str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "60"]
+        self._tool("pg_ctl stop", stop, timeout=90)
         assert self.proc is not None
         self.proc.wait(timeout=30)
 
