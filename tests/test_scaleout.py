@@ -22,6 +22,7 @@ from qrstream.bus.redis import channel
 from qrstream.clock import FakeClock
 from qrstream.config import Config
 from qrstream.instances.inbox import topic as notify_topic
+from qrstream.instances.keys import FRAMES, ROTATOR
 from qrstream.web.keys import SERVICES
 from tests import instancekit as kit
 from tests.backends import RedisServer
@@ -276,10 +277,17 @@ async def test_two_apps_render_each_window_once_and_one_carries_on_alone(
     shared = config.replace(db=postgres_url, bus=redis_url)
     one, two = await make_client(shared), await make_client(shared)
     instance = await kit.new_instance(one)
+    # The next window's frame is made during the lead before its turn, at once when the clock
+    # stands in it; the app that makes it owns that turn. Start just after a window's turn, so
+    # that every turn below is made after its `advance`, and none by the app that stops.
+    frames, now = one.app[FRAMES], clock.now()
+    await clock.advance(frames.window_end(instance[0], frames.window_at(instance[0], now)) - now + 0.001)
     on_one = await one.ws_connect(kit.api(instance, "scanqrcode"))
     on_two = await two.ws_connect(kit.api(instance, "scanqrcode"))
     assert await kit.next_message(on_one) == await kit.next_message(on_two)
     renderers = [one.app[SERVICES].renderer, two.app[SERVICES].renderer]
+    rotators = [one.app[ROTATOR], two.app[ROTATOR]]
+    await kit.until(lambda: all(r.idle() for r in rotators))
     before = sum(r.renders for r in renderers)
     seen = set()
     for _ in range(3):
@@ -288,6 +296,7 @@ async def test_two_apps_render_each_window_once_and_one_carries_on_alone(
         assert await kit.next_message(on_two) == got
         seen.add(kit.link_path(got["message"]))
     assert len(seen) == 3
+    await kit.until(lambda: all(r.idle() for r in rotators))
     assert sum(r.renders for r in renderers) == before + 3  # one render per window, in one app
 
     await on_one.close()
