@@ -12,10 +12,10 @@ import pytest
 from aiohttp import WSServerHandshakeError
 
 from qrstream.clock import FakeClock
-from qrstream.instances.keys import FRAMES
+from qrstream.instances.keys import FRAMES, ROTATOR
 from qrstream.web.keys import SERVICES
 from tests.conftest import PUBLIC_URL
-from tests.instancekit import Client, api, link_path, new_instance, next_message
+from tests.instancekit import Client, api, link_path, new_instance, next_message, until
 from tests.qrdecode import decode_as
 
 pytestmark = pytest.mark.scaleout
@@ -65,7 +65,7 @@ async def test_each_format_is_made_once_per_window_for_fifty_subscribers(
 ) -> None:
     """50 subscribers of each format: every window's frame is made once per format (the frames'
     and the renderer's counters, not timing), every subscriber gets it, and all show one link."""
-    frames, renderer = client.app[FRAMES], client.app[SERVICES].renderer
+    frames, renderer, rotator = client.app[FRAMES], client.app[SERVICES].renderer, client.app[ROTATOR]
     instance = await new_instance(client)
     # 150 sockets: more than the test client's 100 pooled connections, so a session of their own.
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -81,10 +81,14 @@ async def test_each_format_is_made_once_per_window_for_fifty_subscribers(
         link = link_path(received["png"][0]["message"])
         assert received["raw"][0]["message"] == PUBLIC_URL + link
         assert svg_link(received["svg"][0]["message"]) == link
+        # The next window's frames are made during the lead before its turn (at once when the
+        # clock stands in it), possibly after this window's frames arrived: count from idle.
+        await until(rotator.idle)
         made, renders = dict(frames.made), dict(renderer.renders_by_format)
         await clock.advance(PERIOD)
     # The last advance's frames: await them, then compare the counters once more.
     received = {fmt: [await next_message(ws) for ws in group] for fmt, group in sockets.items()}
+    await until(rotator.idle)
     assert {fmt: frames.made[fmt] - made.get(fmt, 0) for fmt in ("png", "raw", "svg")} == {
         "png": 1,
         "raw": 1,
