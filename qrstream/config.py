@@ -81,6 +81,7 @@ class Config:
     rate_signature_failures: float = 300.0
     ws_max_per_instance: int = 10_000
     ws_max_per_client: int = 10_000
+    ws_heartbeat_s: float = 25.0  # each websocket pinged once a period, dropped unanswered after half
     log_level: str = "INFO"
     # Slow peers (web/peers.py): a deadline for each request head, a cap on slow ones per address.
     header_timeout_s: float = 10.0

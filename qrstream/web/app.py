@@ -18,16 +18,18 @@ from qrstream.redact import protect_logs
 from qrstream.services import open_services
 from qrstream.verifications import routes as verifications
 from qrstream.web import health, limits, metrics, openapi, pages, pipeline, policy, static
+from qrstream.web.heartbeat import Heartbeat
 from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.links import RouterPaths
 from qrstream.web.peers import PEERS, PeerGuard
-from qrstream.web.ws import HUB, Hub, close_quietly, envelope
+from qrstream.web.ws import HEARTBEAT, HUB, Hub, close_quietly, envelope
 from qrstream.webhooks import routes as webhooks
 
 
 async def close_websockets(app: web.Application) -> None:
     """On shutdown, say goodbye (1001) to every open websocket, all at once, each bounded."""
     registered = app[WEBSOCKETS]
+    app[HEARTBEAT].close()
     sockets = list(registered)
     await asyncio.gather(
         *(close_quietly(ws, WSCloseCode.GOING_AWAY, b"server shutting down") for ws in sockets)
@@ -40,6 +42,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app = web.Application(middlewares=[pipeline.pipeline], client_max_size=config.max_body_bytes)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[PEERS] = PeerGuard(config.header_timeout_s, config.max_pending_per_client)
+    app[HEARTBEAT] = Heartbeat(config.ws_heartbeat_s)
     the_clock = clock if clock is not None else SystemClock()
 
     async def core(app: web.Application) -> AsyncIterator[None]:

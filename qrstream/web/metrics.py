@@ -34,7 +34,7 @@ from qrstream.web.keys import SERVICES, WEBSOCKETS
 from qrstream.web.limits import LIMITER, WS_SLOTS
 from qrstream.web.peers import PEERS
 from qrstream.web.policy import OPS, Routes
-from qrstream.web.ws import HUB, is_open
+from qrstream.web.ws import HEARTBEAT, HUB, is_open
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,11 @@ class _StateCollector(Collector):
             "qrstream_ws_frames_skipped",
             "Frames not sent to a slow websocket (its buffer was full).",
             value=hub.skipped,
+        )
+        yield CounterMetricFamily(
+            "qrstream_ws_ping_timeouts",
+            "Websockets dropped for not answering the heartbeat's ping within half its period.",
+            value=app[HEARTBEAT].timeouts,
         )
         renderer = app[SERVICES].renderer
         yield SummaryMetricFamily(

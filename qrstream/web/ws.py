@@ -32,6 +32,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from qrstream.bus import Bus
 from qrstream.web.headers import stamp
+from qrstream.web.heartbeat import Heartbeat
 from qrstream.web.keys import WEBSOCKETS
 
 UPGRADED: web.RequestKey[web.WebSocketResponse] = web.RequestKey("upgraded", web.WebSocketResponse)
@@ -42,7 +43,9 @@ log = logging.getLogger(__name__)
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 """The one websocket fan-out of the app (every family streams through it)."""
 
-HEARTBEAT_S = 25.0
+HEARTBEAT: web.AppKey[Heartbeat] = web.AppKey("heartbeat", Heartbeat)
+"""The one ping timer of the app's websockets (`qrstream.web.heartbeat`)."""
+
 SLOW_BUFFER_BYTES = 64 * 1024
 MAX_SKIPS = 3
 CLOSE_TIMEOUT_S = 2.0
@@ -366,6 +369,15 @@ class HouseSocket(web.WebSocketResponse):
     reader: _Reader | None = None
     connection: asyncio.BaseTransport | None = None
     """The transport it was upgraded on."""
+    beats: Heartbeat | None = None
+    """The app's heartbeat, which pings it while its handler reads it."""
+    heard: bool = True
+    """It sent a frame since the heartbeat's last ping."""
+    beat_slot: int = 0
+
+    @property
+    def beat_transport(self) -> Writable | None:
+        return writable(self.connection)
 
     @property
     def lost(self) -> bool:
@@ -392,9 +404,11 @@ async def close_quietly(ws: web.WebSocketResponse, code: int, message: bytes = b
 
 
 async def open_websocket(request: web.Request) -> web.WebSocketResponse:
-    """Upgrade with the house settings: heartbeat on, no per-message compression,
-    registered for the 1001 goodbye on shutdown."""
-    ws = HouseSocket(heartbeat=HEARTBEAT_S, compress=False, max_msg_size=64 * 1024)
+    """Upgrade with the house settings: pinged by the app's heartbeat while read (aiohttp's own
+    heartbeat and automatic pong off: `read_until_closed` answers pings), no per-message
+    compression, registered for the 1001 goodbye on shutdown."""
+    ws = HouseSocket(autoping=False, compress=False, max_msg_size=64 * 1024)
+    ws.beats = request.app.get(HEARTBEAT)
     stamp(request, ws)
     await ws.prepare(request)
     ws.connection = request.transport
@@ -412,7 +426,9 @@ _END = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 async def read_until_closed(ws: web.WebSocketResponse) -> None:
-    """The handler's read loop: only it reads, so pongs and closes are seen; clients need not send.
+    """The handler's read loop: only it reads, so pings, pongs and closes are seen; clients need
+    not send. It answers the client's pings, and tells the heartbeat that the client answered its own
+    (any frame counts), from the time the heartbeat has the socket (while this reads).
 
     It also ends the socket when another task calls `close_quietly`: the read is interrupted
     (cancelled, the one cancellation asked for taken back) and the handler closes, waiting for
@@ -424,8 +440,11 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
         raise RuntimeError("read_until_closed runs in a task")
     reader = _Reader(task)
     house = ws if isinstance(ws, HouseSocket) else None
+    beats = house.beats if house is not None else None
     if house is not None:
         house.reader = reader
+        if beats is not None:
+            beats.add(house)
     try:
         while True:
             try:
@@ -435,8 +454,13 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
                     raise  # a cancellation of the handler itself
                 task.uncancel()
                 break
+            if house is not None:
+                house.heard = True
             if msg.type in _END:
                 return
+            if msg.type is WSMsgType.PING:  # autoping is off: answered here
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.pong(msg.data)
         reader.closing = True
         code, message = reader.request
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
@@ -445,10 +469,11 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
         reader.closing = True
         if house is not None:
             house.reader = None
+            if beats is not None:
+                beats.remove(house)
             if house.lost and not house.closed:
                 # The connection went under the read (aiohttp then cancels the handler): with no
-                # peer to wait for this returns at once, and stops aiohttp's heartbeat timer, which
-                # would otherwise keep the whole socket in memory until it fired.
+                # peer to wait for this returns at once.
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await house.close(code=WSCloseCode.ABNORMAL_CLOSURE)
         if reader.done is not None and not reader.done.done():
