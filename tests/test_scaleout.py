@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import WSMsgType
+from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from qrstream.bus.redis import channel
 from qrstream.clock import FakeClock
@@ -24,6 +24,7 @@ from qrstream.config import Config
 from qrstream.instances.inbox import topic as notify_topic
 from qrstream.instances.keys import FRAMES, ROTATOR
 from qrstream.web.keys import SERVICES
+from qrstream.web.ws import HUB
 from tests import instancekit as kit
 from tests.backends import RedisServer
 from tests.conftest import PUBLIC_URL, ClientFactory
@@ -304,6 +305,68 @@ async def test_two_apps_render_each_window_once_and_one_carries_on_alone(
     await clock.advance(APP_PERIOD)
     alone = await kit.next_message(on_two)
     assert kit.link_path(alone["message"]) not in seen
+
+
+LeadPair = tuple[list[kit.Client], list[ClientWebSocketResponse], int, str]
+
+
+@pytest.fixture
+async def lead_pair(
+    make_client: ClientFactory, config: Config, postgres_url: str, redis_url: str, clock: FakeClock
+) -> LeadPair:
+    """Two apps with a subscriber each of one instance, the clock in the lead before a window's
+    turn and both rotators done with it: (apps, sockets, which app won the turn, the link shown)."""
+    shared = config.replace(db=postgres_url, bus=redis_url)
+    apps = [await make_client(shared), await make_client(shared)]
+    instance = await kit.new_instance(apps[0])
+    frames, now = apps[0].app[FRAMES], clock.now()
+    end = frames.window_end(instance[0], frames.window_at(instance[0], now))
+    await clock.advance(end - now + 0.001)  # just after a turn: the next lead is to come
+    sockets = [await app.ws_connect(kit.api(instance, "scanqrcode")) for app in apps]
+    shown = [await kit.next_message(ws) for ws in sockets]
+    assert shown[0] == shown[1]
+    rotators = [app.app[ROTATOR] for app in apps]
+    renderers = [app.app[SERVICES].renderer for app in apps]
+    await kit.until(lambda: all(r.idle() for r in rotators))
+    renders = [r.renders for r in renderers]
+    end = frames.window_end(instance[0], frames.window_at(instance[0], clock.now()))
+    await clock.advance(end - clock.now() - 0.1)  # in the lead, past every prepare
+    await kit.until(
+        lambda: all(r.idle() for r in rotators) and sum(r.renders for r in renderers) > sum(renders)
+    )
+    made = [r.renders - before for r, before in zip(renderers, renders, strict=True)]
+    assert sorted(made) == [0, 1]  # one app won the turn and made its frame
+    return apps, sockets, made.index(1), kit.link_path(shown[0]["message"])
+
+
+async def test_the_owner_of_a_turn_stopping_in_the_lead_lets_the_other_turn_it(
+    lead_pair: LeadPair, clock: FakeClock
+) -> None:
+    """The app that won the next turn stops gracefully before it: it gives the turn up, and the
+    other app's subscriber gets the next window's frame at the turn, not a window later."""
+    apps, sockets, owner, shown = lead_pair
+    await sockets[owner].close()
+    await apps[owner].close()
+    await clock.advance(0.2)  # the turn
+    frame = await kit.next_message(sockets[1 - owner])
+    assert frame["type"] == "qrCode" and kit.link_path(frame["message"]) != shown
+
+
+async def test_the_owner_of_a_turn_losing_its_subscriber_in_the_lead_still_publishes_it(
+    lead_pair: LeadPair, clock: FakeClock
+) -> None:
+    """The app that won the next turn loses its only subscriber before it: it publishes the turn
+    anyway, for the other app's subscriber, which gets it at the turn."""
+    apps, sockets, owner, shown = lead_pair
+    await sockets[owner].close()
+    hub = apps[owner].app[HUB]
+    await kit.until(lambda: not hub.topics())
+    await clock.advance(0.2)  # the turn
+    frame = await kit.next_message(sockets[1 - owner])
+    assert frame["type"] == "qrCode" and kit.link_path(frame["message"]) != shown
+    renders = [app.app[SERVICES].renderer.renders for app in apps]
+    await kit.until(lambda: all(app.app[ROTATOR].idle() for app in apps))
+    assert [app.app[SERVICES].renderer.renders for app in apps] == renders  # made once, in the lead
 
 
 async def test_a_pairing_link_made_on_one_process_streams_and_dies_on_the_other(

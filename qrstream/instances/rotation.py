@@ -27,6 +27,7 @@ store outage) skips that turn and the instance carries on with the next window.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -73,6 +74,9 @@ class _Watch:
     step: str = ""
     generation: int = 0
     tried: tuple[str, ...] = ()
+    """The formats whose turn of the next window were claimed during the lead."""
+    lost: tuple[str, ...] = ()
+    """Those of them another process won: claimed again at the turn, in case it has gone."""
     made: list[Frame] = field(default_factory=list)
 
     def __lt__(self, other: _Watch) -> bool:
@@ -213,7 +217,7 @@ class Rotator:
         for watch in watches:
             if self._watches.get(watch.instance_id) is watch:
                 watch.window += 1
-                watch.made, watch.tried = [], ()
+                watch.made, watch.tried, watch.lost = [], (), ()
                 self._wait(watch)
 
     async def _prepare(self, watches: list[_Watch]) -> None:
@@ -243,6 +247,9 @@ class Rotator:
             wanted = [(watch, fmt) for watch in live for fmt in watch.tried]
             won = await self._claim([(w.instance_id, w.window + 1, fmt) for w, fmt in wanted])
             keys = [self._key(w, w.window + 1, fmt) for (w, fmt), ok in zip(wanted, won, strict=True) if ok]
+            for (w, fmt), ok in zip(wanted, won, strict=True):
+                if not ok:
+                    w.lost += (fmt,)
             made = await self._frames.frames(keys)
         except Exception as exc:
             # A failed turn (a database hiccup or outage) must not end the stream: try the next.
@@ -272,7 +279,14 @@ class Rotator:
             if self._watches.get(watch.instance_id) is not watch:
                 continue
             if not self._watched(watch.instance_id):
+                # Nobody reads it here any more, but the turns won during the lead are this
+                # process's: the other processes lost them and wait for the frames on the bus.
                 self._drop(watch)
+                now = self._frames.window_at(watch.instance_id, self._services.clock.now())
+                try:
+                    await self._send(watch.instance_id, [f for f in watch.made if f.window == now])
+                except Exception as exc:
+                    self._failures.failed(exc)
                 continue
             try:
                 await self._publish_one(watch)
@@ -289,8 +303,9 @@ class Rotator:
         instance_id, turned = watch.instance_id, watch.window + 1
         current = max(turned, frames.window_at(instance_id, clock.now()))
         made = watch.made
-        # A format first read during the lead (a subscriber just joined) is turned now.
-        late = [fmt for fmt in self._formats(instance_id) if fmt not in watch.tried]
+        # A format first read during the lead (a subscriber just joined) is turned now, and so is
+        # one another process won then, if it has let the turn go since (it stopped in the lead).
+        late = [fmt for fmt in self._formats(instance_id) if fmt not in watch.tried or fmt in watch.lost]
         if late:
             won = await self._claim([(instance_id, turned, fmt) for fmt in late])
             made = made + await frames.frames(
@@ -298,12 +313,29 @@ class Rotator:
             )
         if any(frame.window != current for frame in made):  # the clock jumped past a whole window
             made = await frames.frames([self._key(watch, current, frame.format) for frame in made])
+        await self._send(instance_id, made)
+        if self._watches.get(instance_id) is watch:
+            watch.window, watch.made, watch.tried, watch.lost = current, [], (), ()
+            self._wait(watch)
+
+    async def _send(self, instance_id: int, made: list[Frame]) -> None:
         for frame in made:
             envelope_text = envelope(frame.text, variant=frame.format)
             await self._services.bus.publish(topic(instance_id), envelope_text, keep=True)
-        if self._watches.get(instance_id) is watch:
-            watch.window, watch.made, watch.tried = current, [], ()
-            self._wait(watch)
+
+    async def release(self) -> None:
+        """On a graceful stop: give up the turns won during the lead and not yet published, so
+        the other processes watching those instances turn them at the window's end (they claim
+        the turns they lost again then) instead of waiting a whole window for them."""
+        names = [
+            lease_name(watch.instance_id, frame.window, frame.format)
+            for watch in self._watches.values()
+            for frame in watch.made
+        ]
+        self._watches.clear()  # nothing more is published from here
+        if names:
+            with contextlib.suppress(Exception):  # a bus that is down: the leases time out
+                await asyncio.gather(*(self._services.leases.release(name) for name in names))
 
     def _key(self, watch: _Watch, window: int, fmt: str) -> FrameKey:
         return (watch.instance_id, watch.generation, window, fmt)

@@ -189,6 +189,7 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
             await instances.resume_reboots()
             yield
         finally:
+            await app[ROTATOR].release()
             deadlines.close()
             instances.cache.close()
 
