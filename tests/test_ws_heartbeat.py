@@ -6,6 +6,8 @@ is networking, not domain time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
@@ -71,4 +73,26 @@ async def test_the_server_answers_a_clients_ping(client: Client) -> None:
         if msg.type is WSMsgType.PING:
             await ws.pong(msg.data)
     assert msg.data == b"are you there"
+    await ws.close()
+
+
+async def test_after_a_stall_the_heartbeat_does_not_catch_up_in_a_burst(client: Client) -> None:
+    """The loop stops for three periods (a long collection, a paused VM): afterwards the pings come
+    a period apart again, not a burst of the visits missed (which would check slots pinged a moment
+    before and drop sockets that answer), and the answering socket stays."""
+    heartbeat = client.app[HEARTBEAT]
+    instance = await new_instance(client)
+    ws = await client.ws_connect(api(instance, "scanqrcode"), autoping=False)
+    await pings(ws, 1, answer=True)
+    time.sleep(3 * PERIOD_S)  # noqa: ASYNC251 -- the stall under test: the whole loop stops
+    loop, arrivals = asyncio.get_running_loop(), []
+    while len(arrivals) < 4:
+        msg = await asyncio.wait_for(ws.receive(), WAIT_S)
+        assert msg.type in (WSMsgType.PING, WSMsgType.TEXT), msg
+        if msg.type is WSMsgType.PING:
+            arrivals.append(loop.time())
+            await ws.pong(msg.data)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) > PERIOD_S / 2, gaps
+    assert heartbeat.timeouts == 0 and not ws.closed
     await ws.close()

@@ -77,6 +77,10 @@ class _Watch:
     """The formats whose turn of the next window were claimed during the lead."""
     lost: tuple[str, ...] = ()
     """Those of them another process won: claimed again at the turn, in case it has gone."""
+    regained: tuple[str, ...] = ()
+    """Those of `lost` won at the turn: turned here."""
+    held: list[str] = field(default_factory=list)
+    """The leases won for the next window and not yet published (released on a graceful stop)."""
     made: list[Frame] = field(default_factory=list)
 
     def __lt__(self, other: _Watch) -> bool:
@@ -217,7 +221,7 @@ class Rotator:
         for watch in watches:
             if self._watches.get(watch.instance_id) is watch:
                 watch.window += 1
-                watch.made, watch.tried, watch.lost = [], (), ()
+                self._clear(watch)
                 self._wait(watch)
 
     async def _prepare(self, watches: list[_Watch]) -> None:
@@ -248,7 +252,9 @@ class Rotator:
             won = await self._claim([(w.instance_id, w.window + 1, fmt) for w, fmt in wanted])
             keys = [self._key(w, w.window + 1, fmt) for (w, fmt), ok in zip(wanted, won, strict=True) if ok]
             for (w, fmt), ok in zip(wanted, won, strict=True):
-                if not ok:
+                if ok:
+                    w.held.append(lease_name(w.instance_id, w.window + 1, fmt))
+                else:
                     w.lost += (fmt,)
             made = await self._frames.frames(keys)
         except Exception as exc:
@@ -275,6 +281,7 @@ class Rotator:
 
     async def _publish(self, watches: list[_Watch]) -> None:
         """At the turn: publish each instance's frames of the window that now begins."""
+        await self._regain(watches)
         for done, watch in enumerate(watches, 1):
             if self._watches.get(watch.instance_id) is not watch:
                 continue
@@ -304,19 +311,45 @@ class Rotator:
         current = max(turned, frames.window_at(instance_id, clock.now()))
         made = watch.made
         # A format first read during the lead (a subscriber just joined) is turned now, and so is
-        # one another process won then, if it has let the turn go since (it stopped in the lead).
-        late = [fmt for fmt in self._formats(instance_id) if fmt not in watch.tried or fmt in watch.lost]
-        if late:
-            won = await self._claim([(instance_id, turned, fmt) for fmt in late])
-            made = made + await frames.frames(
-                [self._key(watch, current, fmt) for fmt, ok in zip(late, won, strict=True) if ok]
-            )
+        # one another process won then and has let go since (it stopped in the lead).
+        late = [fmt for fmt in self._formats(instance_id) if fmt not in watch.tried]
+        won = await self._claim([(instance_id, turned, fmt) for fmt in late]) if late else []
+        turn_now = [fmt for fmt, ok in zip(late, won, strict=True) if ok] + list(watch.regained)
+        if turn_now:
+            made = made + await frames.frames([self._key(watch, current, fmt) for fmt in turn_now])
         if any(frame.window != current for frame in made):  # the clock jumped past a whole window
             made = await frames.frames([self._key(watch, current, frame.format) for frame in made])
         await self._send(instance_id, made)
         if self._watches.get(instance_id) is watch:
-            watch.window, watch.made, watch.tried, watch.lost = current, [], (), ()
+            watch.window = current
+            self._clear(watch)
             self._wait(watch)
+
+    @staticmethod
+    def _clear(watch: _Watch) -> None:
+        """The turn is over (published or skipped): nothing made, tried or held for it."""
+        watch.made, watch.tried, watch.lost, watch.regained, watch.held = [], (), (), (), []
+
+    async def _regain(self, watches: list[_Watch]) -> None:
+        """Claim again, in one trip, the turns of `watches` that another process won in the lead:
+        those won now (their owner let them go) are turned here."""
+        retry = [
+            (w, fmt)
+            for w in watches
+            if self._watches.get(w.instance_id) is w and self._watched(w.instance_id)
+            for fmt in w.lost
+        ]
+        if not retry:
+            return
+        try:
+            won = await self._claim([(w.instance_id, w.window + 1, fmt) for w, fmt in retry])
+        except Exception as exc:
+            self._failures.failed(exc)  # the owner's frames still come on the bus
+            return
+        for (w, fmt), ok in zip(retry, won, strict=True):
+            if ok:
+                w.regained += (fmt,)
+                w.held.append(lease_name(w.instance_id, w.window + 1, fmt))
 
     async def _send(self, instance_id: int, made: list[Frame]) -> None:
         for frame in made:
@@ -327,11 +360,7 @@ class Rotator:
         """On a graceful stop: give up the turns won during the lead and not yet published, so
         the other processes watching those instances turn them at the window's end (they claim
         the turns they lost again then) instead of waiting a whole window for them."""
-        names = [
-            lease_name(watch.instance_id, frame.window, frame.format)
-            for watch in self._watches.values()
-            for frame in watch.made
-        ]
+        names = [name for watch in self._watches.values() for name in watch.held]
         self._watches.clear()  # nothing more is published from here
         if names:
             with contextlib.suppress(Exception):  # a bus that is down: the leases time out

@@ -175,23 +175,27 @@ async def instances_context(app: web.Application) -> AsyncIterator[None]:
     """The family's services: pairing secret, inbox, instances, frames, linking, rotation."""
     core = app[SERVICES]
     secret, _ = await get_or_create(core.db, "pairing_secret")
-    async with TaskSet() as tasks:  # the rotations and the ends of reboots, stopped as this exits
-        instances = Instances(core, Inbox(core.db, core.clock, core.bus), tasks)
-        frames = Frames(core.renderer, secret, core.links, core.config.qr_refresh_s)
-        app[INSTANCES] = instances
-        app[FRAMES] = frames
-        app[LINKING] = Linking(instances, frames, secret)
-        app[ROTATOR] = Rotator(core, app[HUB], instances, frames, tasks)
-        app[PAIRING_LINKS] = PairingLinks(core.db, core.clock)
-        app[SCAN_DEADLINES] = deadlines = Deadlines(core.clock)
-        await instances.cache.start()
-        try:
-            await instances.resume_reboots()
-            yield
-        finally:
-            await app[ROTATOR].release()
-            deadlines.close()
-            instances.cache.close()
+    rotator: Rotator | None = None
+    try:
+        async with TaskSet() as tasks:  # the rotations and the ends of reboots, stopped as this exits
+            instances = Instances(core, Inbox(core.db, core.clock, core.bus), tasks)
+            frames = Frames(core.renderer, secret, core.links, core.config.qr_refresh_s)
+            app[INSTANCES] = instances
+            app[FRAMES] = frames
+            app[LINKING] = Linking(instances, frames, secret)
+            app[ROTATOR] = rotator = Rotator(core, app[HUB], instances, frames, tasks)
+            app[PAIRING_LINKS] = PairingLinks(core.db, core.clock)
+            app[SCAN_DEADLINES] = deadlines = Deadlines(core.clock)
+            await instances.cache.start()
+            try:
+                await instances.resume_reboots()
+                yield
+            finally:
+                deadlines.close()
+                instances.cache.close()
+    finally:
+        if rotator is not None:  # its tasks are stopped now; the bus is still open
+            await rotator.release()
 
 
 async def release_long_polls(app: web.Application) -> None:

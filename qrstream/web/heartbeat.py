@@ -45,6 +45,11 @@ class Beating(Protocol):
     @property
     def beat_transport(self) -> Writable | None: ...
 
+    @property
+    def closed(self) -> bool:
+        """A close frame was sent or received: no more pings."""
+        ...
+
 
 class Heartbeat:
     """Pings every added socket once a `period` and drops those that do not answer within half
@@ -96,31 +101,43 @@ class Heartbeat:
             self._handle = None
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        # From the start, not from now: a late visit does not delay every later one.
-        when = self._started + (self._tick + 1) * self.period / len(self._slots)
+        # From the start, not from now: a late visit does not delay every later one. After a
+        # stall longer than a visit's interval the count starts again from now instead of
+        # catching up: visits in a burst would check slots pinged a moment before.
+        interval = self.period / len(self._slots)
+        now = loop.time()
+        when = self._started + (self._tick + 1) * interval
+        if when < now:
+            self._started, when = now - self._tick * interval, now + interval
         self._handle = loop.call_at(when, self._visit)
 
     def _visit(self) -> None:
+        try:
+            self._check_and_ping()
+        finally:  # whatever happened, the heartbeat goes on
+            self._schedule(asyncio.get_running_loop())
+
+    def _check_and_ping(self) -> None:
         count = len(self._slots)
         self._tick += 1
         due = self._tick % count
         answer = (due - count // 2) % count
         for ws in [ws for ws in self._slots[answer] if not ws.heard]:
             transport = ws.beat_transport
-            if transport is not None and not transport.is_closing():
-                self.timeouts += 1
-                log.info("dropping a websocket that has not answered a ping in %.3g s", self.period / 2)
-                transport.abort()
+            if ws.closed or transport is None or transport.is_closing():
+                continue  # closing already (its close handshake is bounded on its own)
+            self.timeouts += 1
+            log.info("dropping a websocket that has not answered a ping in %.3g s", self.period / 2)
+            transport.abort()
         pinged = 0
         for ws in list(self._slots[due]):
             transport = ws.beat_transport
-            if transport is None or transport.is_closing():
-                continue
+            if ws.closed or transport is None or transport.is_closing():
+                continue  # no ping after a close frame
             ws.heard = False
             try:
                 transport.write(PING_FRAME)
-            except (ConnectionError, RuntimeError):
+            except (OSError, RuntimeError):
                 continue
             pinged += 1
         self.pings += pinged
-        self._schedule(asyncio.get_running_loop())

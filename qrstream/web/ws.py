@@ -449,18 +449,20 @@ async def read_until_closed(ws: web.WebSocketResponse) -> None:
         while True:
             try:
                 msg = await ws.receive()
+                if house is not None:
+                    house.heard = True
+                # Autoping is off: pings are answered here, inside the `try`, so that a close
+                # asked for while the pong waits on a slow peer is taken as during the read.
+                if msg.type is WSMsgType.PING:
+                    with contextlib.suppress(ConnectionError, RuntimeError):
+                        await ws.pong(msg.data)
             except asyncio.CancelledError:
                 if reader.request is None or task.cancelling() > 1:
                     raise  # a cancellation of the handler itself
                 task.uncancel()
                 break
-            if house is not None:
-                house.heard = True
             if msg.type in _END:
                 return
-            if msg.type is WSMsgType.PING:  # autoping is off: answered here
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await ws.pong(msg.data)
         reader.closing = True
         code, message = reader.request
         with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError):
