@@ -37,3 +37,24 @@ def raise_nofile(wanted: int = 1_000_000) -> int:
         except (ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def pin(pid: int, cpus: set[int]) -> int:
+    """Run every thread of `pid`, and of its child processes, on `cpus` only (sched_setaffinity
+    per thread id: a process's affinity call moves only its main thread). Returns how many
+    threads were moved; threads and children started later inherit it."""
+    moved = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cpus)
+            moved += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+                children = [int(child) for child in f.read().split()]
+        except OSError:
+            children = []
+        for child in children:
+            moved += pin(child, cpus)
+    return moved

@@ -8,7 +8,11 @@ shows medians over rounds. Every QR endpoint's answer is decoded with zxing-cpp 
 card scan (`/q/<code>`, bench/lua/scan.lua: phones' User-Agents in turn) is a recorded scan
 each time, as for a crowd at a printed QR.
 
-    .venv/bin/python bench/rest.py [--rounds 3] [--seconds 3] [--connections 64] [--only healthz,...]
+    .venv/bin/python bench/rest.py [--rounds 3] [--seconds 3] [--connections 64] [--only healthz,...] [--pin]
+
+`--pin` (Linux, 2+ CPUs) runs the server and the anchor on the last CPU and this script with wrk
+on the others, so that the scheduler does not move them onto one another: the ratios then move
+less from round to round (both sides get the same one core).
 
 `--pause` waits for Enter before the measured rounds (attach `py-spy record --pid <printed pid>`).
 """
@@ -25,6 +29,7 @@ from pathlib import Path
 import aiohttp
 import fixtures
 import wrk
+from proc import pin
 from server import SDK_KEY, Server
 from stats import median, table
 
@@ -81,11 +86,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--only", default="", help="comma-separated name prefixes of the endpoints to run")
     parser.add_argument("--pause", action="store_true", help="wait for Enter before measuring (profiling)")
+    parser.add_argument("--pin", action="store_true", help="servers on the last CPU, wrk on the others")
     args = parser.parse_args()
     env = {"QRSTREAM_BENCH_SDK_KEY": SDK_KEY}
     server_env = {"QRSTREAM_LOG_LEVEL": os.environ.get("QRSTREAM_LOG_LEVEL", "INFO")}
     loop = os.environ.get("QRSTREAM_LOOP", "uvloop (default)")
-    print(f"start: {load()}; event loop {loop}")
+    print(f"start: {load()}; event loop {loop}" + ("; pinned" if args.pin else ""))
 
     def measure(url: str, script: str | None) -> wrk.WrkResult:
         result = wrk.run(url, script=script, duration_s=args.seconds, connections=args.connections, env=env)
@@ -95,6 +101,13 @@ def main() -> None:
 
     with Server(env=server_env) as server, Server(script=ANCHOR) as anchor:
         endpoints = asyncio.run(prepare(server.url))
+        if args.pin:
+            cpus = sorted(os.sched_getaffinity(0))
+            if len(cpus) < 2:
+                raise SystemExit("--pin needs two CPUs")
+            os.sched_setaffinity(0, set(cpus[:-1]))  # this script, and wrk started from it
+            threads = pin(server.pid, {cpus[-1]}) + pin(anchor.pid, {cpus[-1]})
+            print(f"pinned: servers ({threads} threads) on CPU {cpus[-1]}, wrk on {cpus[:-1]}")
         if args.only:
             wanted = tuple(args.only.split(","))
             endpoints = [e for e in endpoints if e.name.startswith(wanted)]
@@ -141,7 +154,7 @@ def main() -> None:
         )
     print(
         f"\n{args.rounds} rounds x {args.seconds:g} s, wrk -t1 -c{args.connections} --latency; medians; "
-        f"event loop {loop}; at the end {end_load}"
+        f"event loop {loop}{'; pinned' if args.pin else ''}; at the end {end_load}"
     )
     print(table(["endpoint", "req/s", "p50 ms", "p99 ms", "x bare aiohttp", "target", "met?"], rows))
 
