@@ -25,13 +25,8 @@ def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
 
 
 def encoded(data: Any) -> bytes:
-    """A constant answer's JSON body, encoded once (for `encoded_json_response`)."""
+    """A constant answer's JSON body, encoded once (for `qrstream.web.answers.prepare`)."""
     return dumps(data).encode()
-
-
-def encoded_json_response(body: bytes, status: int = 200) -> web.Response:
-    """A response whose JSON body is already encoded: the same headers as `json_response`."""
-    return web.Response(body=body, status=status, content_type="application/json", charset="utf-8")
 
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
