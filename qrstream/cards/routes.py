@@ -24,13 +24,12 @@ from qrstream.tasks import TaskSet
 from qrstream.urls import ascii_url
 from qrstream.web import qrimage
 from qrstream.web.answers import Answers, prepare
-from qrstream.web.http import json_response, services
+from qrstream.web.http import NO_STORE, json_response, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.metrics import METRICS
 from qrstream.web.policy import Guess, RoutePolicy, Routes, claim_prefix
 
 IMMUTABLE = "public, max-age=31536000, immutable"
-NO_STORE = {"Cache-Control": "no-store"}
 _IMAGE_NAME = re.compile(r"^([0-9]{1,12})-([0-9a-f]{24})\.png$")
 
 

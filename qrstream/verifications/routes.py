@@ -36,7 +36,7 @@ from qrstream.verifications.service import Verifications
 from qrstream.web import qrimage
 from qrstream.web.answers import Answers, prepare
 from qrstream.web.auth import require_admin, require_sdk_key
-from qrstream.web.http import dumps, json_response, read_json_object, services
+from qrstream.web.http import NO_STORE, dumps, json_response, read_json_object, services
 from qrstream.web.keys import SERVICES
 from qrstream.web.limits import capped_websocket
 from qrstream.web.policy import ADMIN, Guess, RoutePolicy, Routes, claim_prefix
@@ -45,7 +45,6 @@ from qrstream.web.ws import HUB, close_quietly
 
 QR_CONFLICT = "Verification must be in 'generated' state to generate a QR code"
 QR_DEFAULTS = QrOptions()  # PNG, 400 x 400, level M, 2-module margin, black on white
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _body(request: web.Request, *, allow_empty: bool = False) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +29,10 @@ def json_response(data: Any, status: int = 200, **kwargs: Any) -> web.Response:
 def encoded(data: Any) -> bytes:
     """A constant answer's JSON body, encoded once (for `qrstream.web.answers.prepare`)."""
     return dumps(data).encode()
+
+
+NO_STORE: Mapping[str, str] = MappingProxyType({"Cache-Control": "no-store"})
+"""The header of an answer no cache may keep (a QR that stops being valid, a redirect that moves)."""
 
 
 async def read_json(request: web.Request, *, allow_empty: bool = False) -> Any:
