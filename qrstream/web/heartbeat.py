@@ -41,9 +41,8 @@ class Beating(Protocol):
     heard: bool
     """It sent a frame since its last ping (its reader sets it)."""
     beat_slot: int
-
-    @property
-    def beat_transport(self) -> Writable | None: ...
+    beat_transport: Writable | None
+    """Where its pings are written (None: it is not pinged)."""
 
     @property
     def closed(self) -> bool:
@@ -90,12 +89,11 @@ class Heartbeat:
         if ws in slot:
             del slot[ws]
             self._count -= 1
-            if not self._count and self._handle is not None:
-                self._handle.cancel()
-                self._handle = None
+            if not self._count:
+                self.close()
 
     def close(self) -> None:
-        """Stop the timer (the app is going; its sockets are being closed)."""
+        """Stop the timer (no socket left, or the app is going and its sockets are being closed)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

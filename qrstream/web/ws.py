@@ -374,10 +374,8 @@ class HouseSocket(web.WebSocketResponse):
     heard: bool = True
     """It sent a frame since the heartbeat's last ping."""
     beat_slot: int = 0
-
-    @property
-    def beat_transport(self) -> Writable | None:
-        return writable(self.connection)
+    beat_transport: Writable | None = None
+    """`connection`, when the heartbeat can write its pings to it (set once, at the upgrade)."""
 
     @property
     def lost(self) -> bool:
@@ -412,6 +410,7 @@ async def open_websocket(request: web.Request) -> web.WebSocketResponse:
     stamp(request, ws)
     await ws.prepare(request)
     ws.connection = request.transport
+    ws.beat_transport = writable(request.transport)
     protocol = request.protocol
     if isinstance(protocol, web.RequestHandler):
         # Upgraded: aiohttp parses no more HTTP on this connection (the websocket reader has the
