@@ -249,12 +249,10 @@ class Rotator:
             # A lost lease means another process turns that format; its frame reaches our
             # subscribers on the bus, and when that one dies, another takes the next turn.
             wanted = [(watch, fmt) for watch in live for fmt in watch.tried]
-            won = await self._claim([(w.instance_id, w.window + 1, fmt) for w, fmt in wanted])
+            won = await self._claim(wanted)
             keys = [self._key(w, w.window + 1, fmt) for (w, fmt), ok in zip(wanted, won, strict=True) if ok]
             for (w, fmt), ok in zip(wanted, won, strict=True):
-                if ok:
-                    w.held.append(lease_name(w.instance_id, w.window + 1, fmt))
-                else:
+                if not ok:
                     w.lost += (fmt,)
             made = await self._frames.frames(keys)
         except Exception as exc:
@@ -313,7 +311,7 @@ class Rotator:
         # A format first read during the lead (a subscriber just joined) is turned now, and so is
         # one another process won then and has let go since (it stopped in the lead).
         late = [fmt for fmt in self._formats(instance_id) if fmt not in watch.tried]
-        won = await self._claim([(instance_id, turned, fmt) for fmt in late]) if late else []
+        won = await self._claim([(watch, fmt) for fmt in late])
         turn_now = [fmt for fmt, ok in zip(late, won, strict=True) if ok] + list(watch.regained)
         if turn_now:
             made = made + await frames.frames([self._key(watch, current, fmt) for fmt in turn_now])
@@ -342,14 +340,13 @@ class Rotator:
         if not retry:
             return
         try:
-            won = await self._claim([(w.instance_id, w.window + 1, fmt) for w, fmt in retry])
+            won = await self._claim(retry)
         except Exception as exc:
             self._failures.failed(exc)  # the owner's frames still come on the bus
             return
         for (w, fmt), ok in zip(retry, won, strict=True):
             if ok:
                 w.regained += (fmt,)
-                w.held.append(lease_name(w.instance_id, w.window + 1, fmt))
 
     async def _send(self, instance_id: int, made: list[Frame]) -> None:
         for frame in made:
@@ -374,12 +371,17 @@ class Rotator:
         variants = self._hub.variants(topic(instance_id))
         return tuple(fmt for fmt in FORMATS if fmt in variants)
 
-    async def _claim(self, turns: list[tuple[int, int, str]]) -> list[bool]:
-        """Which of the (instance, window, format) turns this process wins, in one trip."""
+    async def _claim(self, turns: list[tuple[_Watch, str]]) -> list[bool]:
+        """Which of the (watch, format) turns of the watches' next windows this process wins, in
+        one trip; the leases won are kept on their watch (`held`) until the turn is over."""
         if not turns:
             return []
-        names = [lease_name(instance_id, window, fmt) for instance_id, window, fmt in turns]
-        return await self._services.leases.claim_many(names, self._frames.period)
+        names = [lease_name(watch.instance_id, watch.window + 1, fmt) for watch, fmt in turns]
+        won = await self._services.leases.claim_many(names, self._frames.period)
+        for (watch, _), name, ok in zip(turns, names, won, strict=True):
+            if ok:
+                watch.held.append(name)
+        return won
 
 
 def _ring(alarm: asyncio.Future[None]) -> None:
